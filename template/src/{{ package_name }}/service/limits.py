@@ -5,10 +5,6 @@ import json
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
-class _BodyTooLargeError(Exception):
-    pass
-
-
 class BodySizeLimitMiddleware:
     """Checks the declared Content-Length and counts what actually arrives (chunked bodies)."""
 
@@ -29,27 +25,26 @@ class BodySizeLimitMiddleware:
                 await _send_error(send, 413, self._too_large())
                 return
         received = 0
-        response_started = False
+        rejected = False
 
         async def receive_within_limit() -> Message:
-            nonlocal received
+            # Frameworks turn exceptions raised while reading the body into their own 400,
+            # so the 413 is sent from here and the application sees the client go away.
+            nonlocal received, rejected
             message = await receive()
-            if message["type"] == "http.request":
+            if message["type"] == "http.request" and not rejected:
                 received += len(message.get("body", b""))
                 if received > self.max_body_bytes:
-                    raise _BodyTooLargeError
+                    rejected = True
+                    await _send_error(send, 413, self._too_large())
+                    return {"type": "http.disconnect"}
             return message
 
-        async def send_tracking_start(message: Message) -> None:
-            nonlocal response_started
-            response_started = response_started or message["type"] == "http.response.start"
-            await send(message)
+        async def send_unless_rejected(message: Message) -> None:
+            if not rejected:
+                await send(message)
 
-        try:
-            await self.app(scope, receive_within_limit, send_tracking_start)
-        except _BodyTooLargeError:
-            if not response_started:
-                await _send_error(send, 413, self._too_large())
+        await self.app(scope, receive_within_limit, send_unless_rejected)
 
     def _too_large(self) -> str:
         return f"request body larger than {self.max_body_bytes} bytes"

@@ -2,8 +2,8 @@
 
 from time import perf_counter
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client import CONTENT_TYPE_LATEST as CONTENT_TYPE
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["CONTENT_TYPE", "MetricsMiddleware", "ServiceMetrics"]
@@ -80,4 +80,6 @@ class MetricsMiddleware:
         finally:
             route = scope.get("route")
             endpoint = getattr(route, "path", "unmatched")
-            self.metrics.observe_request(endpoint, scope["method"], status, perf_counter() - started)
+            self.metrics.observe_request(
+                endpoint, scope["method"], status, perf_counter() - started
+            )
