@@ -42,7 +42,9 @@ def lock_dependencies(project: Path) -> None:
         return
     result = run([*uv, "lock", "--directory", str(project)])
     if result.returncode != 0:
-        say(f"`uv lock` failed, so uv.lock was not created; run it again once fixed:\n{result.stderr}")
+        say(
+            f"`uv lock` failed, so uv.lock was not created; run it again once fixed:\n{result.stderr}"
+        )
 
 
 def author_identity(project: Path) -> tuple[str, str]:
@@ -68,7 +70,16 @@ def initialise_git(project: Path) -> None:
          "commit", "--quiet", "--no-verify", "--message", FIRST_COMMIT_MESSAGE],
     ]  # fmt: skip
     if run([git, "config", "user.email"]).stdout.strip():
-        steps[2] = [git, "-C", str(project), "commit", "--quiet", "--no-verify", "--message", FIRST_COMMIT_MESSAGE]
+        steps[2] = [
+            git,
+            "-C",
+            str(project),
+            "commit",
+            "--quiet",
+            "--no-verify",
+            "--message",
+            FIRST_COMMIT_MESSAGE,
+        ]
     for step in steps:
         result = run(step)
         if result.returncode != 0:

@@ -1,0 +1,50 @@
+"""The template's own checks. `nox` runs them all; `nox -s quick` is the fast tier."""
+
+from __future__ import annotations
+
+import nox
+
+nox.needs_version = ">=2025.2.9"
+nox.options.default_venv_backend = "uv"
+nox.options.error_on_missing_interpreters = True
+nox.options.sessions = ["lint", "quick", "full"]
+
+
+def sync(session: nox.Session, group: str) -> None:
+    """Install the dependency group pinned in uv.lock into the session's environment."""
+    session.run_install(
+        "uv", "sync", "--locked", "--only-group", group,
+        f"--python={session.virtualenv.location}",
+        env={"UV_PROJECT_ENVIRONMENT": session.virtualenv.location},
+    )  # fmt: skip
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff and strict mypy over the hooks, the tests and this file."""
+    sync(session, "lint")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+    session.run("mypy")
+
+
+@nox.session
+def quick(session: nox.Session) -> None:
+    """Render every answer set and check the trees and the refusals (seconds)."""
+    sync(session, "test")
+    session.run("pytest", "-m", "not full", *session.posargs)
+
+
+@nox.session
+def full(session: nox.Session) -> None:
+    """Generate projects, run their own checks, and prove their artifacts with real tools."""
+    sync(session, "test")
+    session.run("pytest", "-m", "full", *session.posargs)
+
+
+@nox.session(name="render")
+def render_defaults(session: nox.Session) -> None:
+    """Render the defaults into the folder given after `--` (default: ./build/data-product)."""
+    sync(session, "render")
+    destination = session.posargs[0] if session.posargs else "build/data-product"
+    session.run("copier", "copy", "--trust", "--defaults", "--vcs-ref=HEAD", ".", destination)

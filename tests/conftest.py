@@ -1,0 +1,50 @@
+"""Rendering helpers shared by the template's tests."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+
+import copier
+import pytest
+
+from answers import TEMPLATE_ROOT, Answers
+
+# Tools in generated projects must never download a Python build (GitHub is unreachable here,
+# and a test that silently downloads one would not test the interpreter it claims to).
+os.environ.setdefault("UV_PYTHON_DOWNLOADS", "never")
+
+
+def render(destination: Path, answers: Answers | None = None, *, tasks: bool = False) -> Path:
+    """Render the template's working tree (HEAD plus uncommitted changes) into destination."""
+    copier.run_copy(
+        str(TEMPLATE_ROOT),
+        destination,
+        data=dict(answers or {}),
+        defaults=True,
+        unsafe=True,
+        skip_tasks=not tasks,
+        quiet=True,
+        vcs_ref="HEAD",
+    )
+    return destination
+
+
+def run(command: Sequence[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run a command in a generated project; on failure, fail the test with its output."""
+    result = subprocess.run(
+        command,
+        cwd=cwd,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        pytest.fail(
+            f"`{' '.join(command)}` exited with {result.returncode} in {cwd}\n"
+            f"--- stdout ---\n{result.stdout[-20000:]}\n--- stderr ---\n{result.stderr[-20000:]}"
+        )
+    return result

@@ -1,0 +1,154 @@
+"""Full tier: generate projects the way a user does and run every check they ship with.
+
+Each project is rendered with its tasks (uv lock, git init and first commit), then its own
+`uv run nox` runs lint, typecheck, tests and build. Together the cases cover every
+problem type and every licence, and the default project on the oldest and newest Python.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from answers import Answers, answer_set_id, choices, questions
+from conftest import render, run
+
+PYTHONS = choices(questions()["python_version"])
+OLDEST, NEWEST = PYTHONS[0], PYTHONS[-1]
+
+CASES: list[tuple[Answers, str]] = [
+    ({}, OLDEST),
+    ({}, NEWEST),
+    ({"problem_type": "regression", "license": "Apache-2.0", "python_version": "3.12"}, "3.12"),
+    ({"license": "BSD-3-Clause", "ci": "gitlab", "docker": False}, OLDEST),
+    ({"problem_type": "regression", "license": "Proprietary", "ci": "none"}, OLDEST),
+]
+
+
+def test_cases_cover_every_problem_type_and_licence() -> None:
+    seen = {
+        (answers.get("problem_type", "classification"), answers.get("license", "MIT"))
+        for answers, _ in CASES
+    }
+    for question in ("problem_type", "license"):
+        covered = {
+            dict(zip(("problem_type", "license"), pair, strict=True))[question] for pair in seen
+        }
+        assert covered == set(choices(questions()[question])), question
+
+
+def _interpreter(version: str) -> str:
+    executable = shutil.which(f"python{version}")
+    if executable is None:
+        pytest.fail(f"python{version} is not on PATH: `pyenv global` must list it (see .ci/run)")
+    return executable
+
+
+@pytest.mark.full
+@pytest.mark.parametrize(
+    ("answers", "python"), CASES, ids=[f"{answer_set_id(a)}-py{p}" for a, p in CASES]
+)
+def test_generated_project_passes_its_own_checks(
+    tmp_path: Path, answers: Answers, python: str
+) -> None:
+    project = render(tmp_path / "project", answers, tasks=True)
+    assert (project / "uv.lock").is_file(), "the post-generation task did not lock"
+    log = subprocess.run(
+        ["git", "log", "--format=%s"], cwd=project, capture_output=True, text=True, check=True
+    )
+    assert log.stdout.strip() == "Initial commit from data-product-template"
+    status = subprocess.run(
+        ["git", "status", "--porcelain"], cwd=project, capture_output=True, text=True, check=True
+    )
+    assert status.stdout == "", "the first commit must hold every generated file"
+    run(
+        [
+            "uv",
+            "run",
+            "--locked",
+            f"--python={_interpreter(python)}",
+            "nox",
+            f"--force-python={_interpreter(python)}",
+        ],
+        project,
+    )
+    # The checks leave the repository clean (build output and caches are ignored).
+    status = subprocess.run(
+        ["git", "status", "--porcelain"], cwd=project, capture_output=True, text=True, check=True
+    )
+    assert status.stdout == "", f"checks left untracked or changed files:\n{status.stdout}"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _get(url: str, body: dict[str, object] | None = None) -> tuple[int, str]:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(  # noqa: S310 (the tests build loopback http URLs only)
+        url, data=data, headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 (loopback)
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+@pytest.mark.full
+def test_readme_quick_start_trains_serves_and_answers(tmp_path: Path) -> None:
+    """The README's first command, `uv run data-product train && uv run data-product serve`."""
+    project = render(tmp_path / "project", tasks=True)
+    refused = subprocess.run(
+        ["uv", "run", "--locked", "data-product", "serve"],
+        cwd=project, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert refused.returncode == 1
+    assert "cannot serve: no trained model" in refused.stderr
+    assert (
+        "trained model" in run(["uv", "run", "--locked", "data-product", "train"], project).stdout
+    )
+
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(
+        ["uv", "run", "--locked", "data-product", "serve", "--port", str(port)],
+        cwd=project, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                status, health = _get(f"{base}/health")
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"the service did not start:\n{server.communicate()[0]}")
+                time.sleep(0.2)
+        assert status == 200
+        version = json.loads(health)["model_version"]
+        features = json.loads(_get(f"{base}/openapi.json")[1])["components"]["schemas"]["Features"]
+        record = dict.fromkeys(features["required"], 1.0)
+        status, prediction = _get(f"{base}/predict", {"features": record})
+        assert status == 200, prediction
+        assert json.loads(prediction)["model_version"] == version
+        status, refusal = _get(f"{base}/predict", {"features": {**record, "mean_radius": "big"}})
+        assert status == 422
+        assert "mean_radius" in refusal
+        metrics = _get(f"{base}/metrics")[1]
+        assert f'model_predictions_total{{model_version="{version}"}} 1.0' in metrics
+    finally:
+        server.send_signal(signal.SIGINT)
+        output = server.communicate(timeout=30)[0]
+    assert server.returncode == 0, output

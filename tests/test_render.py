@@ -1,0 +1,234 @@
+"""Quick tier: render every answer set and check the tree, without running the projects."""
+
+from __future__ import annotations
+
+import ast
+import filecmp
+import re
+import subprocess
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+
+from answers import TEMPLATE_ROOT, Answers, answer_set_id, defaults, pairwise_answer_sets
+from conftest import render
+
+ANSWER_SETS = pairwise_answer_sets()
+PACKAGE = "data_product"
+
+
+@pytest.fixture(scope="module", params=ANSWER_SETS, ids=[answer_set_id(a) for a in ANSWER_SETS])
+def rendered(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Answers, Path]:
+    answers: Answers = request.param
+    return answers, render(tmp_path_factory.mktemp("project"), answers)
+
+
+def expected_optional_paths(answers: Answers) -> dict[str, bool]:
+    """Files that exist only for some answers: path -> whether these answers should have it."""
+    return {
+        ".github/workflows/ci.yml": answers["ci"] == "github",
+        ".gitlab-ci.yml": answers["ci"] == "gitlab",
+        "Dockerfile": answers["docker"],
+        ".dockerignore": answers["docker"],
+    }
+
+
+ALWAYS_PRESENT = [
+    ".copier-answers.yml",
+    ".gitignore",
+    ".pre-commit-config.yaml",
+    "LICENSE",
+    "README.md",
+    "noxfile.py",
+    "pyproject.toml",
+    f"src/{PACKAGE}/__init__.py",
+    f"src/{PACKAGE}/py.typed",
+    f"src/{PACKAGE}/cli.py",
+    f"src/{PACKAGE}/settings.py",
+    f"src/{PACKAGE}/core/pipeline.py",
+    f"src/{PACKAGE}/io/registry.py",
+    f"src/{PACKAGE}/jobs/training.py",
+    f"src/{PACKAGE}/service/app.py",
+    "tests/test_quality.py",
+    "tests/test_service.py",
+]
+
+
+# GitHub Actions expressions (${{ x }}) and Go templates ({{.Field}}) are not Jinja.
+JINJA_MARKER = re.compile(r"(?<!\$)\{\{(?!\.)|\{%|\{#(?!\w)")
+
+
+def files(root: Path) -> list[Path]:
+    return sorted(path for path in root.rglob("*") if path.is_file())
+
+
+def test_expected_files_are_present_and_optional_ones_follow_the_answers(
+    rendered: tuple[Answers, Path],
+) -> None:
+    answers, project = rendered
+    for path in ALWAYS_PRESENT:
+        assert (project / path).is_file(), path
+    for path, wanted in expected_optional_paths(answers).items():
+        assert (project / path).exists() == wanted, f"{path} should {'' if wanted else 'not '}exist"
+    assert not list(project.rglob("*.jinja")), "a template suffix survived rendering"
+
+
+def test_no_unrendered_jinja_is_left(rendered: tuple[Answers, Path]) -> None:
+    _, project = rendered
+    for path in files(project):
+        text = path.read_text()
+        leftovers = JINJA_MARKER.findall(text)
+        assert not leftovers, f"unrendered Jinja {leftovers} in {path.relative_to(project)}"
+        assert path.name == path.name.strip()
+        assert "{" not in str(path.relative_to(project))
+
+
+def test_answers_file_records_the_answers(rendered: tuple[Answers, Path]) -> None:
+    answers, project = rendered
+    recorded = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    assert recorded["_src_path"]
+    for name, value in answers.items():
+        assert recorded[name] == value, name
+
+
+def test_python_files_parse_and_yaml_toml_files_load(rendered: tuple[Answers, Path]) -> None:
+    _, project = rendered
+    for path in files(project):
+        if path.suffix == ".py":
+            ast.parse(path.read_text(), filename=str(path))
+        elif path.suffix in {".yml", ".yaml"}:
+            yaml.safe_load(path.read_text())
+        elif path.suffix == ".toml":
+            tomllib.loads(path.read_text())
+
+
+SPDX = {
+    "MIT": "MIT",
+    "Apache-2.0": "Apache-2.0",
+    "BSD-3-Clause": "BSD-3-Clause",
+    "Proprietary": "LicenseRef-Proprietary",
+}
+LICENSE_FIRST_WORDS = {
+    "MIT": "MIT License",
+    "Apache-2.0": "Apache License",
+    "BSD-3-Clause": "BSD 3-Clause License",
+    "Proprietary": "Copyright (c)",
+}
+
+
+def test_pyproject_follows_the_answers(rendered: tuple[Answers, Path]) -> None:
+    answers, project = rendered
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    metadata = pyproject["project"]
+    assert metadata["license"] == SPDX[answers["license"]]
+    assert metadata["requires-python"] == f">={answers['python_version']}"
+    assert pyproject["tool"]["mypy"]["python_version"] == answers["python_version"]
+    assert pyproject["tool"]["ruff"]["target-version"] == "py" + answers["python_version"].replace(
+        ".", ""
+    )
+    assert ("Private :: Do Not Upload" in metadata["classifiers"]) == (
+        answers["license"] == "Proprietary"
+    )
+    assert (
+        (project / "LICENSE")
+        .read_text()
+        .lstrip()
+        .startswith(LICENSE_FIRST_WORDS[answers["license"]])
+    )
+
+
+def test_problem_type_selects_the_estimator(rendered: tuple[Answers, Path]) -> None:
+    answers, project = rendered
+    pipeline = (project / f"src/{PACKAGE}/core/pipeline.py").read_text()
+    estimator = "LogisticRegression" if answers["problem_type"] == "classification" else "Ridge"
+    assert f'("estimator", {estimator}(' in pipeline
+    assert f'PROBLEM_TYPE = "{answers["problem_type"]}"' in pipeline
+
+
+def test_rendering_twice_gives_the_same_tree(tmp_path: Path) -> None:
+    first = render(tmp_path / "first")
+    second = render(tmp_path / "second")
+    comparison = filecmp.dircmp(first, second)
+    assert not comparison.left_only
+    assert not comparison.right_only
+    for path in files(first):
+        twin = second / path.relative_to(first)
+        if path.name == ".copier-answers.yml" and template_is_dirty():
+            # Copier commits uncommitted template changes afresh for each render: _commit differs.
+            assert _without_commit(path) == _without_commit(twin)
+        else:
+            assert path.read_bytes() == twin.read_bytes(), path
+
+
+def template_is_dirty() -> bool:
+    status = subprocess.run(
+        ["git", "status", "--porcelain"],
+        cwd=TEMPLATE_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return bool(status.stdout.strip())
+
+
+def _without_commit(answers_file: Path) -> dict[str, object]:
+    recorded: dict[str, object] = yaml.safe_load(answers_file.read_text())
+    recorded.pop("_commit", None)
+    return recorded
+
+
+def test_names_derive_from_the_project_name(tmp_path: Path) -> None:
+    project = render(tmp_path / "p", {"project_name": "Churn Model 2"})
+    recorded = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    assert (recorded["project_slug"], recorded["package_name"]) == (
+        "churn-model-2",
+        "churn_model_2",
+    )
+    assert (project / "src/churn_model_2/cli.py").is_file()
+    assert 'churn-model-2 = "churn_model_2.cli:app"' in (project / "pyproject.toml").read_text()
+    assert "CHURN_MODEL_2_" in (project / "src/churn_model_2/settings.py").read_text()
+
+
+BAD_ANSWERS = [
+    ("package_name", "class", "'class' is a Python keyword"),
+    ("package_name", "my-pkg", "'my-pkg' is not a valid package name"),
+    ("package_name", "1abc", "'1abc' is not a valid package name"),
+    ("package_name", "json", "would shadow the module 'json'"),
+    ("package_name", "sklearn", "would shadow the module 'sklearn'"),
+    ("package_name", "Data", "'Data' is not a valid package name"),
+    ("project_slug", "My Project", "'My Project' is not a valid slug"),
+    ("project_slug", "-x", "'-x' is not a valid slug"),
+    ("project_name", "   ", "The project name is empty"),
+    ("project_name", "9 lives", "must start with a letter"),
+    ("project_name", 'Quote "me"', "must not contain quotes"),
+    ("description", "", "The description is empty"),
+    ("author_name", "", "The author name is empty"),
+    ("author_email", "not-an-email", "'not-an-email' is not a valid e-mail address"),
+    ("author_email", "a@b", "'a@b' is not a valid e-mail address"),
+    ("copyright_year", "26", "'26' is not a year"),
+    ("license", "GPL-3.0", "Invalid choice"),
+    ("python_version", "3.9", "Invalid choice"),
+    ("problem_type", "clustering", "Invalid choice"),
+    ("ci", "jenkins", "Invalid choice"),
+]
+
+
+@pytest.mark.parametrize(
+    ("question", "value", "message"), BAD_ANSWERS, ids=[f"{q}={v!r}" for q, v, _ in BAD_ANSWERS]
+)
+def test_bad_answers_are_refused_with_a_message(
+    tmp_path: Path, question: str, value: str, message: str
+) -> None:
+    destination = tmp_path / "refused"
+    with pytest.raises(ValueError, match=message) as refusal:
+        render(destination, {question: value})
+    assert question in str(refusal.value)
+    assert not destination.exists() or not any(destination.iterdir()), "a refused answer left files"
+
+
+def test_the_defaults_are_valid_answers() -> None:
+    assert defaults()["license"] == "MIT"
