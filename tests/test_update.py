@@ -208,6 +208,8 @@ def release_1_1(template: Path) -> None:
         "      - run: uv lock --check\n"
     )
     replace_once(template / "template/pyproject.toml.jinja", r'"numpy>=[^"]*"', '"numpy>=2.1,<3"')
+    (template / "template/notebooks").mkdir()
+    (template / "template/notebooks/explore.ipynb").write_text(TEMPLATE_NOTEBOOK)
     commit_all(
         template, "Rename core/pipeline.py to core/model_pipeline.py, add a CI job, raise numpy"
     )
@@ -250,12 +252,18 @@ def leftovers(project: Path) -> list[str]:
 
 
 README_NOTE = "Our team's note: this model feeds the weekly screening report.\n"
+TEMPLATE_NOTEBOOK = (
+    '{"cells": [], "metadata": {"from": "template"}, "nbformat": 4, "nbformat_minor": 5}\n'
+)
+USER_NOTEBOOK = '{"cells": [], "metadata": {"from": "user"}, "nbformat": 4, "nbformat_minor": 5}\n'
 
 
 def edit_like_a_user(project: Path) -> None:
     replace_once(project / OLD_MODULE, r'"C": 1\.0', '"C": 0.5')
     run(["uv", "add", "--no-sync", "tabulate>=0.9"], project)
     replace_once(project / "README.md", r"\A(# .*\n\n.*\n)", rf"\1\n{README_NOTE}")
+    (project / "notebooks").mkdir()
+    (project / "notebooks/explore.ipynb").write_text(USER_NOTEBOOK)
     commit_all(project, "Tune the model, add a dependency, write a note")
 
 
@@ -287,6 +295,8 @@ def test_update_brings_the_release_and_keeps_the_users_edits(
     assert '"C": 0.5' in estimator
     assert '"tabulate>=0.9"' in pyproject
     assert README_NOTE in (project / "README.md").read_text()
+    # A user-owned path (_skip_if_exists) keeps the user's file when the template adds its own.
+    assert (project / "notebooks/explore.ipynb").read_text() == USER_NOTEBOOK
     run(["uv", "lock", "--check"], project)
     assert 'name = "tabulate"' in (project / "uv.lock").read_text()
 
@@ -299,7 +309,7 @@ def test_update_brings_the_release_and_keeps_the_users_edits(
         for path in fresh.rglob("*")
         if path.is_file() and path.read_bytes() != (project / path.relative_to(fresh)).read_bytes()
     }
-    assert differing == {"README.md", "pyproject.toml", NEW_MODULE}
+    assert differing == {"README.md", "pyproject.toml", NEW_MODULE, "notebooks/explore.ipynb"}
 
     # Updating again to the same release changes nothing and runs no migration.
     commit_all(project, "Update to v1.1.0")
