@@ -1,0 +1,375 @@
+"""Full tier: every generated artifact is run by the real tool that will consume it.
+
+- Dockerfile: hadolint, then podman builds the image, runs it, waits for its HEALTHCHECK and
+  calls the service; the image runs as a non-root user and holds only the runtime
+  dependencies of uv.lock and the trained model.
+- GitHub Actions: actionlint and the workflow JSON schema, then `act` runs every job on this
+  machine, with stand-ins for the remote actions (tests/stand-ins/).
+- GitLab CI: the pipeline JSON schema, then `gitlab-ci-local` runs every job.
+- pre-commit: the hooks pass on a fresh project and catch a lint error and a type error.
+- Packaging judges: validate-pyproject over pyproject.toml, twine and check-wheel-contents
+  over the built distribution.
+
+Every test prints how long it took (`pytest -rA` shows it); the image test prints its size.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from tools import (
+    ContainerEngine,
+    container_engine,
+    docker_api,
+    free_port,
+    health_checks_scheduled,
+    tool,
+)
+
+from answers import TEMPLATE_ROOT, defaults
+from conftest import render, run
+
+pytestmark = pytest.mark.full
+
+STAND_INS = Path(__file__).resolve().parent / "stand-ins"
+DOCKERFILE_SOURCE = TEMPLATE_ROOT / "template" / "{% if docker %}Dockerfile{% endif %}.jinja"
+# The one container in CI jobs, named by the workflow and the pipeline.
+CI_CONTAINER = "service"
+
+
+@pytest.fixture(autouse=True)
+def _report_duration(
+    request: pytest.FixtureRequest, record_property: Any
+) -> Iterator[None]:  # record_property is pytest's untyped callable fixture
+    start = time.monotonic()
+    yield
+    elapsed = time.monotonic() - start
+    record_property("duration_s", round(elapsed, 1))
+    print(f"\n[artifact proof] {request.node.name}: {elapsed:.1f} s")
+
+
+def _uv_version() -> str:
+    """The uv image the Dockerfile copies uv from, which the sandbox builds a stand-in of."""
+    match = re.search(
+        r"^ARG UV_IMAGE=ghcr\.io/astral-sh/uv:(\S+)$", DOCKERFILE_SOURCE.read_text(), re.M
+    )
+    assert match, "the Dockerfile must name its uv image in `ARG UV_IMAGE=...`"
+    return match.group(1)
+
+
+@pytest.fixture(scope="module")
+def engine() -> ContainerEngine:
+    return container_engine(defaults()["python_version"], _uv_version())
+
+
+def _slug(project: Path) -> str:
+    return str(yaml.safe_load((project / ".copier-answers.yml").read_text())["project_slug"])
+
+
+def _normalise(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _locked_runtime_packages(project: Path) -> set[str]:
+    exported = run(
+        ["uv", "export", "--locked", "--no-default-groups", "--no-emit-project",
+         "--no-hashes", "--no-header", "--no-annotate", "--format=requirements-txt"],
+        project,
+    ).stdout  # fmt: skip
+    return {_normalise(line.split("==")[0]) for line in exported.splitlines() if "==" in line}
+
+
+def _http(url: str, body: dict[str, Any] | None = None) -> tuple[int, str]:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(  # noqa: S310 (loopback http URLs built by the test)
+        url, data=data, headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+# --- Dockerfile --------------------------------------------------------------------------
+
+
+def test_dockerfile_passes_hadolint(tmp_path: Path) -> None:
+    project = render(tmp_path / "project")
+    # `style` is hadolint's lowest level: any finding at all fails the test.
+    run([tool("hadolint"), "--failure-threshold", "style", "Dockerfile"], project)
+
+
+def test_image_builds_runs_healthy_as_non_root_with_runtime_dependencies_only(
+    tmp_path: Path, engine: ContainerEngine
+) -> None:
+    project = render(tmp_path / "project", tasks=True)
+    image = f"localhost/artifact-proof-{uuid.uuid4().hex[:12]}:test"
+    container = f"artifact-proof-{uuid.uuid4().hex[:12]}"
+    try:
+        start = time.monotonic()
+        engine.podman(
+            "build", "--pull=never", "--format=docker",  # docker format keeps HEALTHCHECK
+            f"--build-arg=PYTHON_IMAGE={engine.python_image}",
+            f"--build-arg=UV_IMAGE={engine.uv_image}",
+            f"--tag={image}", str(project),
+        )  # fmt: skip
+        build_seconds = time.monotonic() - start
+        size = int(engine.podman("image", "inspect", "--format={{.Size}}", image).stdout)
+        print(f"\n[artifact proof] image build {build_seconds:.1f} s, size {size / 1e6:.0f} MB")
+
+        port = free_port()
+        engine.podman("run", "--detach", f"--name={container}",
+                      f"--publish=127.0.0.1:{port}:8000", image)  # fmt: skip
+        start = time.monotonic()
+        while engine.podman("healthcheck", "run", container, check=False).returncode != 0:
+            if time.monotonic() - start > 90:
+                logs = engine.podman("logs", container, check=False)
+                pytest.fail(f"never healthy:\n{logs.stdout}\n{logs.stderr}")
+            time.sleep(1)
+        health = engine.podman("inspect", "--format={{.State.Health.Status}}", container)
+        assert health.stdout.strip() == "healthy"
+        print(f"[artifact proof] container healthy {time.monotonic() - start:.1f} s after start")
+
+        base = f"http://127.0.0.1:{port}"
+        status, body = _http(f"{base}/health")
+        assert status == 200, body
+        version = json.loads(body)["model_version"]
+        schema = json.loads(_http(f"{base}/openapi.json")[1])["components"]["schemas"]
+        record = dict.fromkeys(schema["Features"]["required"], 1.0)
+        status, body = _http(f"{base}/predict", {"features": record})
+        assert status == 200, body
+        assert json.loads(body)["model_version"] == version
+        status, body = _http(f"{base}/predict", {"features": {}})
+        assert status == 422, body
+        status, metrics = _http(f"{base}/metrics")
+        assert status == 200
+        assert f'model_predictions_total{{model_version="{version}"}} 1.0' in metrics
+
+        assert engine.podman("exec", container, "id", "-u").stdout.strip() != "0"
+        assert engine.podman("inspect", "--format={{.Config.User}}", image).stdout.strip() not in {
+            "", "0", "root", "0:0"
+        }  # fmt: skip
+
+        listing = engine.podman(
+            "run", "--rm", "--entrypoint=python", image, "-c",
+            "import importlib.metadata as m; print('\\n'.join(d.metadata['Name'] for d in m.distributions()))",
+        ).stdout  # fmt: skip
+        installed = {_normalise(name) for name in listing.split()}
+        assert not installed & {"pytest", "ruff", "mypy", "nox", "pre-commit", "coverage"}
+        assert installed == _locked_runtime_packages(project) | {_slug(project)}
+
+        stray = engine.podman(
+            "run", "--rm", "--entrypoint=find", image, "/", "-xdev",
+            "(", "-path", "/proc", "-o", "-path", "/sys", "-o", "-path", "/opt/venv/lib",
+            "-o", "-path", "/usr/lib", "-o", "-path", "/usr/share", ")", "-prune", "-o",
+            "(", "-name", ".git", "-o", "-name", "tests", "-o", "-name", "uv.lock",
+            "-o", "-name", "noxfile.py", "-o", "-name", "pyproject.toml", ")", "-print",
+        ).stdout  # fmt: skip
+        assert stray.split() == []
+        repositories = engine.podman("run", "--rm", "--entrypoint=find", image, "/", "-xdev",
+                                     "-name", ".git").stdout  # fmt: skip
+        assert repositories.split() == []
+        package = engine.podman("run", "--rm", "--entrypoint=sh", image, "-c",
+                                "ls /opt/venv/lib/python*/site-packages/data_product").stdout  # fmt: skip
+        assert "tests" not in package.split()
+    finally:
+        engine.remove(containers=(container,), images=(image,))
+
+
+# --- GitHub Actions ----------------------------------------------------------------------
+
+
+def test_github_workflow_passes_actionlint_and_its_schema(tmp_path: Path) -> None:
+    project = render(tmp_path / "project")
+    workflows = sorted(str(path.relative_to(project))
+                       for path in (project / ".github/workflows").glob("*.yml"))  # fmt: skip
+    assert ".github/workflows/ci.yml" in workflows
+    run([tool("actionlint"), *workflows], project)
+    run([tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", *workflows],
+        project)  # fmt: skip
+
+
+def _expected_github_jobs(workflow: dict[str, Any]) -> list[str]:
+    """Every job run, a matrix job once per combination (the workflow has one axis each)."""
+    names = []
+    for job_id, job in workflow["jobs"].items():
+        matrix = job.get("strategy", {}).get("matrix", {})
+        if not matrix:
+            names.append(job.get("name", job_id))
+            continue
+        ((axis, values),) = matrix.items()
+        names += [job["name"].replace(f"${{{{ matrix.{axis} }}}}", str(v)) for v in values]
+    return names
+
+
+def test_github_workflow_runs_green_under_act(tmp_path: Path, engine: ContainerEngine) -> None:
+    project = render(tmp_path / "project", tasks=True)
+    workflow = yaml.safe_load((project / ".github/workflows/ci.yml").read_text())
+    # Each remote action runs as its stand-in; checkout of the repository itself is act's own.
+    actions = {
+        step["uses"]
+        for job in workflow["jobs"].values()
+        for step in job["steps"]
+        if "uses" in step and not step["uses"].startswith("actions/checkout@")
+    }
+    replacements = []
+    for action in sorted(actions):
+        stand_in = STAND_INS / action.split("@")[0].split("/")[1]
+        assert (stand_in / "action.yml").is_file(), f"no stand-in for {action} in {STAND_INS}"
+        replacements += ["--local-repository", f"{action}={stand_in}"]
+    expected = _expected_github_jobs(workflow)
+
+    tool("docker")  # the container job's client, talking to podman's Docker API
+    with docker_api(engine, tmp_path) as env, health_checks_scheduled(engine, CI_CONTAINER):
+        try:
+            result = subprocess.run(
+                [tool("act"), "push", "--workflows", ".github/workflows/ci.yml",
+                 "-P", "ubuntu-latest=-self-hosted", *replacements,
+                 "--var", f"PYTHON_IMAGE={engine.python_image}",
+                 "--var", f"UV_IMAGE={engine.uv_image}"],
+                cwd=project, env=env, stdin=subprocess.DEVNULL,
+                capture_output=True, text=True, check=False,
+            )  # fmt: skip
+        finally:
+            engine.remove(containers=(CI_CONTAINER,), images=(f"{_slug(project)}:ci",))
+    log = result.stdout + result.stderr
+    (tmp_path / "act.log").write_text(log)
+    succeeded = sorted(set(re.findall(r"^\[CI/([^\]]+)\] 🏁  Job succeeded$", log, re.M)))
+    assert result.returncode == 0, log[-20000:]
+    assert succeeded == sorted(expected), log[-20000:]
+    print(f"\n[artifact proof] act ran {len(succeeded)} jobs green: {', '.join(succeeded)}")
+
+
+# --- GitLab CI ---------------------------------------------------------------------------
+
+GITLAB = {"ci": "gitlab"}
+# Top-level keys of .gitlab-ci.yml that are settings, not jobs.
+GITLAB_KEYWORDS = {"default", "include", "stages", "variables", "workflow", "image", "services",
+                   "cache", "before_script", "after_script"}  # fmt: skip
+
+
+def test_gitlab_ci_passes_its_schema(tmp_path: Path) -> None:
+    project = render(tmp_path / "project", GITLAB)
+    run([tool("check-jsonschema"), "--builtin-schema", "vendor.gitlab-ci",
+         "--data-transform", "gitlab-ci", ".gitlab-ci.yml"], project)  # fmt: skip
+
+
+def test_gitlab_pipeline_runs_green_under_gitlab_ci_local(
+    tmp_path: Path, engine: ContainerEngine
+) -> None:
+    """Every job, the container job included, on the shell executor.
+
+    The shell executor ignores `image:`; a fresh virtual environment of the project's Python
+    stands in for the `python:<version>-slim` image, with uv preinstalled at the version the
+    jobs pin (the jobs' own `pip install` then finds it: four jobs installing into one shared
+    environment at once would race). The container job's `docker` talks to podman's Docker API
+    instead of the docker:dind service.
+    """
+    project = render(tmp_path / "project", GITLAB, tasks=True)
+    pipeline = yaml.safe_load((project / ".gitlab-ci.yml").read_text())
+    jobs = sorted(k for k in pipeline if not k.startswith(".") and k not in GITLAB_KEYWORDS)
+    pins = set(re.findall(r'"uv==([^"]+)"', (project / ".gitlab-ci.yml").read_text()))
+    assert len(pins) == 1, f"the jobs must pin one uv version, found {pins}"
+
+    python = tool(f"python{defaults()['python_version']}")
+    image = tmp_path / "python-image"
+    run([python, "-m", "venv", str(image)], tmp_path)
+    run([str(image / "bin/python"), "-m", "pip", "install", "--quiet", f"uv=={pins.pop()}"],
+        tmp_path)  # fmt: skip
+
+    tool("docker")
+    with docker_api(engine, tmp_path) as env, health_checks_scheduled(engine, CI_CONTAINER):
+        try:
+            result = subprocess.run(
+                [tool("gitlab-ci-local"), "--force-shell-executor", "--shell-isolation",
+                 "--variable", f"PYTHON_IMAGE={engine.python_image}",
+                 "--variable", f"UV_IMAGE={engine.uv_image}"],
+                cwd=project, env={**env, "PATH": f"{image / 'bin'}:{env['PATH']}"},
+                stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False,
+            )  # fmt: skip
+        finally:
+            engine.remove(containers=(CI_CONTAINER,), images=(f"{_slug(project)}:ci",))
+    log = result.stdout + result.stderr
+    (tmp_path / "gitlab-ci-local.log").write_text(log)
+    passed = sorted(re.findall(r"^ PASS  (\S+)", log, re.M))
+    assert result.returncode == 0, log[-20000:]
+    assert passed == jobs, log[-20000:]
+    print(f"\n[artifact proof] gitlab-ci-local ran {len(passed)} jobs green: {', '.join(passed)}")
+
+
+# --- pre-commit --------------------------------------------------------------------------
+
+
+def _pre_commit(project: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["uv", "run", "--locked", "pre-commit", "run", "--all-files", "--color=never"],
+        cwd=project, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+
+
+def _hook_results(output: str) -> dict[str, str]:
+    """`ruff check....Passed` lines as {hook name: Passed|Failed|Skipped}."""
+    return {
+        match.group(1): match.group(2)
+        for match in re.finditer(r"^(.+?)\.{2,}\(?.*?(Passed|Failed|Skipped)$", output, re.M)
+    }
+
+
+def test_pre_commit_passes_then_catches_lint_and_type_errors(tmp_path: Path) -> None:
+    project = render(tmp_path / "project", tasks=True)
+    package = (
+        project
+        / "src"
+        / str(yaml.safe_load((project / ".copier-answers.yml").read_text())["package_name"])
+    )
+    clean = _pre_commit(project)
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    results = _hook_results(clean.stdout)
+    assert set(results.values()) <= {"Passed", "Skipped"}, clean.stdout
+    assert {"ruff check", "ruff format", "mypy (strict)"} <= {
+        hook for hook, outcome in results.items() if outcome == "Passed"
+    }, clean.stdout
+
+    # --all-files means every file git tracks: the broken files are staged, as in a commit.
+    broken = package / "broken.py"
+    broken.write_text('"""An unused import."""\n\nimport os\n')
+    run(["git", "add", str(broken)], project)
+    lint = _pre_commit(project)
+    assert lint.returncode != 0, lint.stdout
+    assert _hook_results(lint.stdout)["ruff check"] == "Failed", lint.stdout
+    assert "F401" in lint.stdout
+
+    broken.write_text('"""A type error."""\n\nCOUNT: int = "three"\n')
+    run(["git", "add", str(broken)], project)
+    typing = _pre_commit(project)
+    assert typing.returncode != 0, typing.stdout
+    results = _hook_results(typing.stdout)
+    assert results["mypy (strict)"] == "Failed", typing.stdout
+    assert results["ruff check"] == "Passed", typing.stdout
+    assert "Incompatible types in assignment" in typing.stdout
+
+
+# --- external judges ---------------------------------------------------------------------
+
+
+def test_distribution_passes_packaging_judges(tmp_path: Path) -> None:
+    project = render(tmp_path / "project", tasks=True)
+    run([tool("validate-pyproject"), "pyproject.toml"], project)
+    dist = tmp_path / "dist"
+    run(["uv", "build", "--out-dir", str(dist)], project)
+    (wheel,) = dist.glob("*.whl")
+    (sdist,) = dist.glob("*.tar.gz")
+    run([tool("twine"), "check", "--strict", str(wheel), str(sdist)], project)
+    run([tool("check-wheel-contents"), str(wheel)], project)
