@@ -8,8 +8,10 @@ pin). A project generated from v1.0.0 and edited by its user is updated to v1.1.
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,7 +21,7 @@ import yaml
 
 import migrations
 from answers import TEMPLATE_ROOT
-from conftest import run
+from conftest import render, run
 
 PACKAGE = "data_product"
 OLD_MODULE = f"src/{PACKAGE}/core/pipeline.py"
@@ -240,6 +242,13 @@ def update(project: Path) -> None:
     )  # fmt: skip
 
 
+def check_update(project: Path) -> dict[str, object]:
+    """What the scheduled template-update workflows ask before they update."""
+    command = [sys.executable, "-m", "copier", "check-update", "--output-format", "json"]
+    result: dict[str, object] = json.loads(run(command, project).stdout)
+    return result
+
+
 def leftovers(project: Path) -> list[str]:
     """Conflict markers and rejected hunks anywhere in the project."""
     found = [str(path) for path in project.rglob("*.rej")]
@@ -273,6 +282,11 @@ def test_update_brings_the_release_and_keeps_the_users_edits(
 ) -> None:
     project = generate(template, tmp_path / "project")
     edit_like_a_user(project)
+    assert check_update(project) == {
+        "update_available": True,
+        "current_version": "1.0.0",
+        "latest_version": "1.1.0",
+    }
     capfd.readouterr()
 
     update(project)
@@ -313,6 +327,7 @@ def test_update_brings_the_release_and_keeps_the_users_edits(
 
     # Updating again to the same release changes nothing and runs no migration.
     commit_all(project, "Update to v1.1.0")
+    assert check_update(project)["update_available"] is False
     update(project)
     assert "migration 1.1.0" not in capfd.readouterr().err
     assert git(project, "status", "--porcelain") == ""
@@ -336,10 +351,54 @@ def test_a_true_conflict_is_marked_inline_and_nothing_is_lost(
         '<<<<<<< before updating\n    "numpy>=2.0,<2.3",\n=======\n    "numpy>=2.1,<3",\n'
         ">>>>>>> after updating\n"
     ) in pyproject
-    assert git(project, "ls-files", "--unmerged", "--", "pyproject.toml"), "not marked unmerged"
+    # The workflows list conflicted files this way to open a draft pull request.
+    assert git(project, "diff", "--name-only", "--diff-filter=U").split() == ["pyproject.toml"]
     assert leftovers(project) == ["pyproject.toml"]
     # The user's other edits arrived where they belong; their lock is kept for `uv lock`.
     assert '"tabulate>=0.9"' in pyproject
     assert '"C": 0.5' in (project / NEW_MODULE).read_text()
     assert README_NOTE in (project / "README.md").read_text()
     assert (project / "uv.lock").read_text() == committed_lock
+
+
+# --- the scheduled update workflows of the generated project --------------------------------
+
+
+def _tool(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        pytest.fail(f"`{name}` is not on PATH: .ci/install-tools.sh installs it")
+    return path
+
+
+@pytest.mark.full
+def test_github_template_update_workflow_passes_actionlint_and_its_schema(tmp_path: Path) -> None:
+    project = render(tmp_path / "project", {"ci": "github"})
+    workflow = ".github/workflows/template-update.yml"
+    run([_tool("actionlint"), workflow], project)
+    run([_tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", workflow],
+        project)  # fmt: skip
+    parsed = yaml.safe_load((project / workflow).read_text())
+    assert set(parsed[True]) == {"schedule", "workflow_dispatch"}  # YAML 1.1 reads `on` as True
+    assert parsed["permissions"] == {"contents": "write", "pull-requests": "write"}
+    script = parsed["jobs"]["update"]["steps"][-1]["run"]
+    assert "update --trust --defaults --conflict inline" in script
+    assert "--draft" in script
+
+
+@pytest.mark.full
+def test_gitlab_template_update_job_passes_its_schema(tmp_path: Path) -> None:
+    project = render(tmp_path / "project", {"ci": "gitlab"})
+    job_file = ".gitlab/template-update.yml"
+    run([_tool("check-jsonschema"), "--builtin-schema", "vendor.gitlab-ci",
+         "--data-transform", "gitlab-ci", job_file], project)  # fmt: skip
+    job = yaml.safe_load((project / job_file).read_text())["template-update"]
+    assert job["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "schedule"'}]
+    assert "copier update --trust --defaults --conflict inline" in "\n".join(job["script"])
+
+
+@pytest.mark.parametrize("ci", ["github", "gitlab", "none"])
+def test_the_update_workflow_follows_the_ci_answer(tmp_path: Path, ci: str) -> None:
+    project = render(tmp_path / "project", {"ci": ci})
+    assert (project / ".github/workflows/template-update.yml").is_file() == (ci == "github")
+    assert (project / ".gitlab/template-update.yml").is_file() == (ci == "gitlab")
