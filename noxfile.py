@@ -7,7 +7,7 @@ import nox
 nox.needs_version = ">=2025.2.9"
 nox.options.default_venv_backend = "uv"
 nox.options.error_on_missing_interpreters = True
-nox.options.sessions = ["lint", "quick", "full"]
+nox.options.sessions = ["lint", "quick", "docs", "full"]
 
 
 def sync(session: nox.Session, group: str) -> None:
@@ -40,6 +40,13 @@ def full(session: nox.Session) -> None:
     """Generate projects, run their own checks, and prove their artifacts with real tools."""
     sync(session, "test")
     session.run("pytest", "-m", "full", *session.posargs)
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Build the documentation site strictly: a broken link or missing page fails (build/docs)."""
+    sync(session, "docs")
+    session.run("mkdocs", "build", "--strict", *session.posargs, env={"NO_MKDOCS_2_WARNING": "1"})
 
 
 @nox.session(name="render")

@@ -1,0 +1,29 @@
+"""The documentation's generated sections (docs/generated.py) follow the repository."""
+
+from __future__ import annotations
+
+import pytest
+
+import generated
+from answers import asked_questions
+
+
+def test_the_questions_table_has_every_question_and_what_it_decides() -> None:
+    table = generated.questions_table()
+    for name in asked_questions():
+        assert f"| `{name}` |" in table, name
+    assert "`.github/workflows/template-update.yml` if `ci == 'github'`" in table
+    assert "`Dockerfile` if `docker`" in table
+
+
+def test_the_quick_start_is_the_readmes() -> None:
+    section = generated.readme_section("Two commands")
+    assert "copier copy --trust --defaults" in section
+    assert "## " not in section
+
+
+def test_markers_expand_and_an_unknown_one_fails_the_build() -> None:
+    page = "intro\n<!-- generated: migrations -->\nend\n"
+    assert generated.expand(page) == f"intro\n{generated.migrations_list()}\nend\n"
+    with pytest.raises(ValueError, match="unknown generated section 'question'"):
+        generated.expand("<!-- generated: question -->\n")
