@@ -46,7 +46,7 @@ def full(session: nox.Session) -> None:
 def docs(session: nox.Session) -> None:
     """Build the documentation site strictly: a broken link or missing page fails (build/docs)."""
     sync(session, "docs")
-    session.run("mkdocs", "build", "--strict", *session.posargs, env={"NO_MKDOCS_2_WARNING": "1"})
+    session.run("mkdocs", "build", "--strict", env={"NO_MKDOCS_2_WARNING": "1"})
 
 
 @nox.session(name="render")
