@@ -47,6 +47,18 @@ def lock_dependencies(project: Path) -> None:
         )
 
 
+def format_code(project: Path) -> None:
+    """Sort imports and format with the project's pinned ruff: names of any length fit the style."""
+    uv = uv_command()
+    if uv is None or not (project / "uv.lock").is_file():
+        return
+    for command in (["ruff", "check", "--select=I", "--fix", "--quiet", "."], ["ruff", "format", "--quiet", "."]):
+        result = run([*uv, "run", "--frozen", "--only-group=lint", "--directory", str(project), *command])
+        if result.returncode != 0:
+            say(f"`{' '.join(command)}` failed; run `uv run nox -s lint` to see why:\n{result.stderr}")
+            return
+
+
 def author_identity(project: Path) -> tuple[str, str]:
     with (project / "pyproject.toml").open("rb") as file:
         (author,) = tomllib.load(file)["project"]["authors"]
@@ -90,6 +102,7 @@ def initialise_git(project: Path) -> None:
 def main() -> None:
     project = Path.cwd()
     lock_dependencies(project)
+    format_code(project)
     initialise_git(project)
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from answers import Answers, answer_set_id, choices, questions
+from answers import Answers, answer_set_id, choices, defaults, questions
 from conftest import render, run
 
 PYTHONS = choices(questions()["python_version"])
@@ -30,20 +30,25 @@ CASES: list[tuple[Answers, str]] = [
     ({}, NEWEST),
     ({"problem_type": "regression", "license": "Apache-2.0", "python_version": "3.12"}, "3.12"),
     ({"license": "BSD-3-Clause", "ci": "gitlab", "docker": False}, OLDEST),
-    ({"problem_type": "regression", "license": "Proprietary", "ci": "none"}, OLDEST),
+    (
+        # A long name: generated code must stay formatted whatever the names' lengths.
+        {
+            "project_name": "Customer Lifetime Value Forecasting Service For Retail Banking",
+            "problem_type": "regression",
+            "license": "Proprietary",
+            "ci": "none",
+        },
+        OLDEST,
+    ),
+    ({"registry": "mlflow", "onnx_export": True, "python_version": "3.13"}, NEWEST),
+    ({"registry": "mlflow", "onnx_export": True, "problem_type": "regression"}, OLDEST),
 ]
 
 
-def test_cases_cover_every_problem_type_and_licence() -> None:
-    seen = {
-        (answers.get("problem_type", "classification"), answers.get("license", "MIT"))
-        for answers, _ in CASES
-    }
-    for question in ("problem_type", "license"):
-        covered = {
-            dict(zip(("problem_type", "license"), pair, strict=True))[question] for pair in seen
-        }
-        assert covered == set(choices(questions()[question])), question
+@pytest.mark.parametrize("question", ["problem_type", "license", "registry", "onnx_export"])
+def test_cases_cover_every_choice_of(question: str) -> None:
+    covered = {answers.get(question, defaults()[question]) for answers, _ in CASES}
+    assert covered == set(choices(questions()[question]))
 
 
 def _interpreter(version: str) -> str:
