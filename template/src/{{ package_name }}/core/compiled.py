@@ -121,7 +121,7 @@ def _compile_estimator(
             decision = rows @ coefficients + intercept
             if binary:
                 positive = expit(decision[:, 0])
-                return np.column_stack([1.0 - positive, positive])
+                return np.stack([1.0 - positive, positive], axis=1)
             return np.asarray(softmax(decision, axis=1))
 
         return (lambda rows: classes[probabilities(rows).argmax(axis=1)]), probabilities

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict
 # Decile bins; PSI above 0.1 is usually read as a moderate shift, above 0.25 as a large one.
 BINS = 10
 _FLOOR = 1e-4  # a proportion of zero would make the index infinite
+_FOLD_AT = 256  # rows queued before they are binned
 
 
 class FeatureReference(BaseModel):
@@ -58,32 +59,50 @@ class DriftWindow:
             self._expected[index, : len(feature.proportions)] = np.maximum(
                 feature.proportions, _FLOOR
             )
-        self._bins = np.zeros((size, len(reference.features)), dtype=np.int16)
+        self._bins = np.zeros((size, len(reference.features)), dtype=np.intp)
         self._counts = np.zeros((len(reference.features), width), dtype=np.int64)
-        self._columns = np.arange(len(reference.features))
+        # Offsets that turn (feature, bin) into an index of the flattened counts.
+        self._offsets = np.arange(len(reference.features)) * width
         self._next = 0
-        self.rows = 0
+        self._rows = 0
+        self._pending: list[NDArray[np.float64]] = []
+        self._pending_rows = 0
 
     def add(self, rows: NDArray[np.float64]) -> None:
-        """Slide the window over new rows (a whole batch at once)."""
-        size = len(self._bins)
-        new_bins = (rows[-size:, :, None] >= self._edges).sum(axis=2)
+        """Queue rows; they are binned together, which costs far less than one by one."""
+        self._pending.append(rows)
+        self._pending_rows += len(rows)
+        if self._pending_rows >= _FOLD_AT:
+            self._fold()
+
+    @property
+    def rows(self) -> int:
+        """How many rows the window holds."""
+        self._fold()
+        return self._rows
+
+    def _fold(self) -> None:
+        if not self._pending:
+            return
+        rows = np.concatenate(self._pending)
+        self._pending, self._pending_rows = [], 0
+        size, counts = len(self._bins), self._counts.reshape(-1)
+        new_bins = (rows[-size:, :, None] >= self._edges).sum(axis=2) + self._offsets
         positions = self._next + np.arange(len(new_bins))
         slots = positions % size
         leaving = positions >= size  # slots that already hold a row, which now leaves
         if leaving.any():
-            old_bins = self._bins[slots[leaving]]
-            np.add.at(self._counts, (np.broadcast_to(self._columns, old_bins.shape), old_bins), -1)
+            counts -= np.bincount(self._bins[slots[leaving]].ravel(), minlength=counts.size)
         self._bins[slots] = new_bins
-        np.add.at(self._counts, (np.broadcast_to(self._columns, new_bins.shape), new_bins), 1)
+        counts += np.bincount(new_bins.ravel(), minlength=counts.size)
         self._next += len(new_bins)
-        self.rows = min(self._next, size)
+        self._rows = min(self._next, size)
 
     def psi(self) -> NDArray[np.float64]:
         """Per-feature PSI of the window (zeros until the window holds any rows)."""
-        if self.rows == 0:
-            return np.zeros(len(self._columns))
-        actual = np.maximum(self._counts / self.rows, _FLOOR)
+        if self.rows == 0:  # folds what is pending
+            return np.zeros(len(self._counts))
+        actual = np.maximum(self._counts / self._rows, _FLOOR)
         return np.asarray(
             np.sum((actual - self._expected) * np.log(actual / self._expected), axis=1)
         )
