@@ -120,8 +120,10 @@ def _compile_estimator(
         def probabilities(rows: Matrix) -> Matrix:
             decision = rows @ coefficients + intercept
             if binary:
-                positive = expit(decision[:, 0])
-                return np.stack([1.0 - positive, positive], axis=1)
+                both = np.empty((len(decision), 2))
+                both[:, 1] = expit(decision[:, 0])
+                np.subtract(1.0, both[:, 1], out=both[:, 0])
+                return both
             return np.asarray(softmax(decision, axis=1))
 
         return (lambda rows: classes[probabilities(rows).argmax(axis=1)]), probabilities
