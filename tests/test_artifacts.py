@@ -30,6 +30,9 @@ from typing import Any
 
 import pytest
 import yaml
+
+from answers import TEMPLATE_ROOT, defaults
+from conftest import render, run
 from tools import (
     ContainerEngine,
     container_engine,
@@ -38,9 +41,6 @@ from tools import (
     health_checks_scheduled,
     tool,
 )
-
-from answers import TEMPLATE_ROOT, defaults
-from conftest import render, run
 
 pytestmark = pytest.mark.full
 

@@ -112,8 +112,10 @@ def _get(url: str, body: dict[str, object] | None = None) -> tuple[int, str]:
 
 
 @pytest.mark.full
-def test_readme_quick_start_trains_serves_and_answers(tmp_path: Path) -> None:
-    """The README's first command, `uv run data-product train && uv run data-product serve`."""
+@pytest.mark.parametrize("workers", [1, 2])
+def test_readme_quick_start_trains_serves_and_answers(tmp_path: Path, workers: int) -> None:
+    """The README's first command, `uv run data-product train && uv run data-product serve`,
+    and the same service with several worker processes, whose metrics must add up."""
     project = render(tmp_path / "project", tasks=True)
     refused = subprocess.run(
         ["uv", "run", "--locked", "data-product", "serve"],
@@ -128,7 +130,7 @@ def test_readme_quick_start_trains_serves_and_answers(tmp_path: Path) -> None:
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(
-        ["uv", "run", "--locked", "data-product", "serve", "--port", str(port)],
+        ["uv", "run", "--locked", "data-product", "serve", "--port", str(port), "--workers", str(workers)],
         cwd=project, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     try:
@@ -141,18 +143,21 @@ def test_readme_quick_start_trains_serves_and_answers(tmp_path: Path) -> None:
                 if server.poll() is not None or time.monotonic() > deadline:
                     pytest.fail(f"the service did not start:\n{server.communicate()[0]}")
                 time.sleep(0.2)
-        assert status == 200
-        version = json.loads(health)["model_version"]
+        assert (status, json.loads(health)) == (200, {"status": "ok"})
+        (served,) = json.loads(_get(f"{base}/models")[1])
+        version = served["model_version"]
         features = json.loads(_get(f"{base}/openapi.json")[1])["components"]["schemas"]["Features"]
         record = dict.fromkeys(features["required"], 1.0)
-        status, prediction = _get(f"{base}/predict", {"features": record})
-        assert status == 200, prediction
-        assert json.loads(prediction)["model_version"] == version
+        for _ in range(10):
+            status, prediction = _get(f"{base}/predict", {"features": record})
+            assert status == 200, prediction
+            assert json.loads(prediction)["model_version"] == version
         status, refusal = _get(f"{base}/predict", {"features": {**record, "mean_radius": "big"}})
         assert status == 422
         assert "mean_radius" in refusal
-        metrics = _get(f"{base}/metrics")[1]
-        assert f'model_predictions_total{{model_version="{version}"}} 1.0' in metrics
+        counted = f'model_predictions_total{{model_version="{version}",role="variant",variant="main"}} 10.0'
+        for _ in range(4):  # with several workers, each scrape may reach another one
+            assert counted in _get(f"{base}/metrics")[1]
     finally:
         server.send_signal(signal.SIGINT)
         output = server.communicate(timeout=30)[0]
