@@ -47,7 +47,7 @@ ALWAYS_PRESENT = [
     "pyproject.toml",
     f"src/{PACKAGE}/__init__.py",
     f"src/{PACKAGE}/py.typed",
-    f"src/{PACKAGE}/cli.py",
+    f"src/{PACKAGE}/cli/__init__.py",
     f"src/{PACKAGE}/settings.py",
     f"src/{PACKAGE}/core/pipeline.py",
     f"src/{PACKAGE}/io/registry.py",
@@ -188,7 +188,7 @@ def test_names_derive_from_the_project_name(tmp_path: Path) -> None:
         "churn-model-2",
         "churn_model_2",
     )
-    assert (project / "src/churn_model_2/cli.py").is_file()
+    assert (project / "src/churn_model_2/cli/__init__.py").is_file()
     assert 'churn-model-2 = "churn_model_2.cli:app"' in (project / "pyproject.toml").read_text()
     assert "CHURN_MODEL_2_" in (project / "src/churn_model_2/settings.py").read_text()
 
