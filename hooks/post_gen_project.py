@@ -52,10 +52,17 @@ def format_code(project: Path) -> None:
     uv = uv_command()
     if uv is None or not (project / "uv.lock").is_file():
         return
-    for command in (["ruff", "check", "--select=I", "--fix", "--quiet", "."], ["ruff", "format", "--quiet", "."]):
-        result = run([*uv, "run", "--frozen", "--only-group=lint", "--directory", str(project), *command])
+    for command in (
+        ["ruff", "check", "--select=I", "--fix", "--quiet", "."],
+        ["ruff", "format", "--quiet", "."],
+    ):
+        result = run(
+            [*uv, "run", "--frozen", "--only-group=lint", "--directory", str(project), *command]
+        )
         if result.returncode != 0:
-            say(f"`{' '.join(command)}` failed; run `uv run nox -s lint` to see why:\n{result.stderr}")
+            say(
+                f"`{' '.join(command)}` failed; run `uv run nox -s lint` to see why:\n{result.stderr}"
+            )
             return
 
 
