@@ -232,3 +232,23 @@ def test_bad_answers_are_refused_with_a_message(
 
 def test_the_defaults_are_valid_answers() -> None:
     assert defaults()["license"] == "MIT"
+
+
+UV_PINS = {
+    "Dockerfile": r"ghcr\.io/astral-sh/uv:([\d.]+)",
+    ".github/workflows/ci.yml": r'astral-sh/setup-uv@v\d+\n\s+with:\n(?:\s+.*\n)*?\s+version: "([\d.]+)"',
+    ".gitlab-ci.yml": r"uv==([\d.]+)",
+}
+
+
+def test_every_generated_file_pins_the_same_uv_as_the_template_ci(tmp_path: Path) -> None:
+    """uv's version is written in several files; they must move together."""
+    versions = {".ci/run": re.findall(r"uv==([\d.]+)", (TEMPLATE_ROOT / ".ci/run").read_text())}
+    for answers in ({"ci": "github", "docker": True}, {"ci": "gitlab"}):
+        project = render(tmp_path / answers["ci"], answers)
+        for path, pattern in UV_PINS.items():
+            if (project / path).exists():
+                versions[path] = re.findall(pattern, (project / path).read_text())
+    assert set(versions) == {".ci/run", *UV_PINS}
+    assert all(len(found) == 1 for found in versions.values()), versions
+    assert len({found[0] for found in versions.values()}) == 1, versions
