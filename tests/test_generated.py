@@ -28,7 +28,16 @@ OLDEST, NEWEST = PYTHONS[0], PYTHONS[-1]
 CASES: list[tuple[Answers, str]] = [
     ({}, OLDEST),
     ({}, NEWEST),
-    ({"problem_type": "regression", "license": "Apache-2.0", "python_version": "3.12"}, "3.12"),
+    (
+        {
+            "problem_type": "regression",
+            "license": "Apache-2.0",
+            "python_version": "3.12",
+            "database": "postgresql",
+            "stream": "kafka",
+        },
+        "3.12",
+    ),
     ({"license": "BSD-3-Clause", "ci": "gitlab", "docker": False}, OLDEST),
     (
         # A long name: generated code must stay formatted whatever the names' lengths.
@@ -40,12 +49,27 @@ CASES: list[tuple[Answers, str]] = [
         },
         OLDEST,
     ),
-    ({"registry": "mlflow", "onnx_export": True, "python_version": "3.13"}, NEWEST),
-    ({"registry": "mlflow", "onnx_export": True, "problem_type": "regression"}, OLDEST),
+    (
+        {"registry": "mlflow", "onnx_export": True, "python_version": "3.13", "stream": "kafka"},
+        NEWEST,
+    ),
+    (
+        {
+            "registry": "mlflow",
+            "onnx_export": True,
+            "problem_type": "regression",
+            "database": "postgresql",
+            "spark": True,
+        },
+        OLDEST,
+    ),
 ]
 
 
-@pytest.mark.parametrize("question", ["problem_type", "license", "registry", "onnx_export"])
+@pytest.mark.parametrize(
+    "question",
+    ["problem_type", "license", "registry", "onnx_export", "database", "stream", "spark"],
+)
 def test_cases_cover_every_choice_of(question: str) -> None:
     covered = {answers.get(question, defaults()[question]) for answers, _ in CASES}
     assert covered == set(choices(questions()[question]))

@@ -6,7 +6,16 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    Progress,
+    ProgressColumn,
+    SpinnerColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.text import Text
 
 
 def progress_is_shown() -> bool:
@@ -36,3 +45,30 @@ def steps(total: int) -> Iterator[Callable[[str], None]]:
 
         yield advance
         display.update(task, completed=total)
+
+
+@contextmanager
+def rows_progress(description: str, total: int | None) -> Iterator[Callable[[int], None]]:
+    """Yield ``advance(rows)``; shows rows done, the rate, and the bar when the total is known."""
+    display = Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed:,.0f} rows"),
+        _RateColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        disable=not progress_is_shown(),
+        transient=True,
+    )
+    with display:
+        task = display.add_task(description, total=total)
+        yield lambda rows: display.advance(task, rows)
+
+
+class _RateColumn(ProgressColumn):
+    """Rows per second, once there is a rate to show."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text("" if speed is None else f"{speed:,.0f} rows/s")
