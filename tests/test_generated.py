@@ -8,6 +8,7 @@ problem type and every licence, and the default project on the oldest and newest
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import socket
@@ -186,3 +187,64 @@ def test_readme_quick_start_trains_serves_and_answers(tmp_path: Path, workers: i
         server.send_signal(signal.SIGINT)
         output = server.communicate(timeout=30)[0]
     assert server.returncode == 0, output
+
+
+_SPARK_INPUT = """
+import numpy as np, pyarrow as pa, pyarrow.csv as pa_csv
+from data_product.io.datasets import load_bundled
+data = load_bundled()
+values = data.features[np.arange(3000) % len(data)].copy()
+values[[10, 2000], 0] = [np.nan, np.inf]
+columns = {"id": [f"r{i:05d}" for i in range(3000)]}
+columns.update({name: values[:, i] for i, name in enumerate(data.feature_names)})
+pa_csv.write_csv(pa.table(columns), "features.csv")
+"""
+
+_SPARK_COMPARISON = """
+import math, pyarrow.csv as pa_csv, pyarrow.parquet as pq
+local = {r["id"]: r for r in pa_csv.read_csv("local.csv").to_pylist()}
+spark = {r["id"]: r for r in pq.read_table("spark-out").to_pylist()}
+assert spark.keys() == local.keys() and len(local) == 2998, (len(local), len(spark))
+for key, row in local.items():
+    for name, value in row.items():
+        if name == "prediction" or name.startswith("probability_"):
+            other = spark[key][name]
+            same = other == value or math.isclose(other, value, rel_tol=1e-12)
+            assert same, (key, name, value, other)
+refused = {r["id"]: r["reason"] for r in pq.read_table("spark-out_quarantine").to_pylist()}
+expected = {r["id"]: r["reason"] for r in pa_csv.read_csv("local.quarantine.csv").to_pylist()}
+assert refused == expected and len(expected) == 2, (refused, expected)
+print("identical:", len(local), "scored,", len(expected), "quarantined")
+"""
+
+
+@pytest.mark.full
+def test_spark_job_under_spark_submit_scores_like_the_single_machine_scorer(tmp_path: Path) -> None:
+    """The generated Spark job, run by spark-submit in local mode, against `score` on one CSV."""
+    project = render(tmp_path / "project", {"spark": True}, tasks=True)
+    uv = ["uv", "run", "--locked"]
+    run([*uv, "data-product", "train"], project)
+    run([*uv, "python", "-c", _SPARK_INPUT], project)
+    local = subprocess.run(
+        [*uv, "data-product", "score", "features.csv", "local.csv"],
+        cwd=project, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert local.returncode == 3, local.stderr  # two rows quarantined
+    spark = subprocess.run(
+        [
+            *uv, "spark-submit", "--master", "local[2]", "--conf", "spark.ui.enabled=false",
+            "src/data_product/jobs/spark_scoring.py", "features.csv", "spark-out",
+        ],
+        cwd=project, capture_output=True, text=True, check=False,
+        env={
+            **os.environ,
+            "PYSPARK_PYTHON": str(project / ".venv" / "bin" / "python"),
+            "SPARK_LOCAL_IP": "127.0.0.1",
+        },
+    )  # fmt: skip
+    assert spark.returncode == 3, spark.stdout[-5000:] + spark.stderr[-5000:]
+    assert "scored 2,998 rows; 2 quarantined" in spark.stdout
+    assert (
+        "identical: 2998 scored, 2 quarantined"
+        in run([*uv, "python", "-c", _SPARK_COMPARISON], project).stdout
+    )
