@@ -3,6 +3,7 @@
 #   hadolint, actionlint, check-jsonschema, act, validate-pyproject, twine,
 #   check-wheel-contents  (exact versions and hashes in .ci/tools.txt, one virtual environment)
 #   gitlab-ci-local       (npm, exact version) and rsync, which it needs
+#   prometheus, promtool  (Debian's prometheus; the generated monitoring tests, tests/test_monitoring_artifacts.py)
 #   podman with stand-in base images (../shared/tools/container-sandbox.sh) and a docker client
 # Every executable lands in /usr/local/bin. Idempotent: what is already there is kept.
 # Needs root, uv and python3.11 on PATH (.ci/run provides both).
@@ -19,6 +20,8 @@ command -v npm >/dev/null || apt_packages+=(nodejs npm)
 # A docker client for the CI jobs that build images; its engine is never started (podman
 # serves its API). Debian's docker.io carries the client.
 command -v docker >/dev/null || apt_packages+=(docker.io)
+# The server and promtool, for the generated project's monitoring/ tests.
+{ command -v prometheus && command -v promtool; } >/dev/null || apt_packages+=(prometheus)
 if [ ${#apt_packages[@]} -gt 0 ]; then
   log "apt-get install ${apt_packages[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -49,7 +52,7 @@ log "podman sandbox: python $python_version, uv $uv_version"
 bash ../shared/tools/container-sandbox.sh --python "$python_version" --uv "$uv_version" >/dev/null
 
 for name in act actionlint check-jsonschema check-wheel-contents docker gitlab-ci-local \
-  hadolint podman twine validate-pyproject; do
+  hadolint podman prometheus promtool twine validate-pyproject; do
   command -v "$name" >/dev/null || { log "$name is still missing"; exit 1; }
 done
 log "all tools present"
