@@ -7,6 +7,7 @@ generation for a missing tool or network: it says what to run instead.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -21,7 +22,13 @@ def say(message: str) -> None:
 
 
 def run(command: list[str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(command, capture_output=True, text=True, check=False)
+    # The new project's own environment and Python, not those of whatever venv runs Copier.
+    environment = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in {"VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT"}
+    }
+    return subprocess.run(command, capture_output=True, text=True, check=False, env=environment)
 
 
 def uv_command() -> list[str] | None:

@@ -15,6 +15,10 @@ from answers import TEMPLATE_ROOT, Answers
 # Tools in generated projects must never download a Python build (GitHub is unreachable here,
 # and a test that silently downloads one would not test the interpreter it claims to).
 os.environ.setdefault("UV_PYTHON_DOWNLOADS", "never")
+# nox points uv at its own session environment; generated projects must use their own .venv
+# (otherwise their `uv run` would sync into, and strip, the environment running these tests).
+for _variable in ("UV_PROJECT_ENVIRONMENT", "VIRTUAL_ENV"):
+    os.environ.pop(_variable, None)
 
 
 def render(destination: Path, answers: Answers | None = None, *, tasks: bool = False) -> Path:

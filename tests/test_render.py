@@ -245,7 +245,7 @@ def test_every_generated_file_pins_the_same_uv_as_the_template_ci(tmp_path: Path
     """uv's version is written in several files; they must move together."""
     versions = {".ci/run": re.findall(r"uv==([\d.]+)", (TEMPLATE_ROOT / ".ci/run").read_text())}
     for answers in ({"ci": "github", "docker": True}, {"ci": "gitlab"}):
-        project = render(tmp_path / answers["ci"], answers)
+        project = render(tmp_path / str(answers["ci"]), answers)
         for path, pattern in UV_PINS.items():
             if (project / path).exists():
                 versions[path] = re.findall(pattern, (project / path).read_text())
