@@ -58,8 +58,9 @@ ALWAYS_PRESENT = [
 ]
 
 
-# GitHub Actions expressions (${{ x }}) and Go templates ({{.Field}}) are not Jinja.
-JINJA_MARKER = re.compile(r"(?<!\$)\{\{(?!\.)|\{%|\{#(?!\w)")
+# The template writes Jinja as "{{ name }}". GitHub Actions expressions (${{ x }}), Go
+# templates ({{.Field}}), Prometheus's {{ $labels.x }} and Grafana's {{label}} are not Jinja.
+JINJA_MARKER = re.compile(r"(?<!\$)\{\{ (?!\$)|\{%|\{#(?!\w)")
 
 
 def files(root: Path) -> list[Path]:
