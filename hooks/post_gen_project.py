@@ -26,7 +26,7 @@ def run(command: list[str]) -> subprocess.CompletedProcess[str]:
     environment = {
         name: value
         for name, value in os.environ.items()
-        if name not in {"VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT"}
+        if name not in {"VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT", "UV_PYTHON"}
     }
     return subprocess.run(command, capture_output=True, text=True, check=False, env=environment)
 

@@ -17,7 +17,7 @@ from answers import TEMPLATE_ROOT, Answers
 os.environ.setdefault("UV_PYTHON_DOWNLOADS", "never")
 # nox points uv at its own session environment; generated projects must use their own .venv
 # (otherwise their `uv run` would sync into, and strip, the environment running these tests).
-for _variable in ("UV_PROJECT_ENVIRONMENT", "VIRTUAL_ENV"):
+for _variable in ("UV_PROJECT_ENVIRONMENT", "UV_PYTHON", "VIRTUAL_ENV"):
     os.environ.pop(_variable, None)
 
 

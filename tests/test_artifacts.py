@@ -155,7 +155,8 @@ def test_image_builds_runs_healthy_as_non_root_with_runtime_dependencies_only(
         base = f"http://127.0.0.1:{port}"
         status, body = _http(f"{base}/health")
         assert status == 200, body
-        version = json.loads(body)["model_version"]
+        (served,) = json.loads(_http(f"{base}/models")[1])
+        version = served["model_version"]
         schema = json.loads(_http(f"{base}/openapi.json")[1])["components"]["schemas"]
         record = dict.fromkeys(schema["Features"]["required"], 1.0)
         status, body = _http(f"{base}/predict", {"features": record})
@@ -165,7 +166,12 @@ def test_image_builds_runs_healthy_as_non_root_with_runtime_dependencies_only(
         assert status == 422, body
         status, metrics = _http(f"{base}/metrics")
         assert status == 200
-        assert f'model_predictions_total{{model_version="{version}"}} 1.0' in metrics
+        counted = (
+            "model_predictions_total{"
+            + f'model_version="{version}",role="variant",variant="main"'
+            + "}"
+        )
+        assert f"{counted} 1.0" in metrics
 
         assert engine.podman("exec", container, "id", "-u").stdout.strip() != "0"
         assert engine.podman("inspect", "--format={{.Config.User}}", image).stdout.strip() not in {
