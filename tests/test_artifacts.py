@@ -155,8 +155,7 @@ def test_image_builds_runs_healthy_as_non_root_with_runtime_dependencies_only(
         base = f"http://127.0.0.1:{port}"
         status, body = _http(f"{base}/health")
         assert status == 200, body
-        (served,) = json.loads(_http(f"{base}/models")[1])
-        version = served["model_version"]
+        version = json.loads(_http(f"{base}/models")[1])[0]["model_version"]
         schema = json.loads(_http(f"{base}/openapi.json")[1])["components"]["schemas"]
         record = dict.fromkeys(schema["Features"]["required"], 1.0)
         status, body = _http(f"{base}/predict", {"features": record})
