@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "hooks")]
 
 import migrations  # noqa: E402
-from answers import asked_questions, choices  # noqa: E402
+from answers import PROJECT_TEMPLATE, asked_questions, choices  # noqa: E402
 
 MARKER = re.compile(r"^<!-- generated: ([a-z-]+) -->$", re.MULTILINE)
 CONDITION = re.compile(r"\{%-?\s*if\s+(.+?)\s*-?%\}(.*?)\{%-?\s*endif\s*-?%\}")
@@ -50,15 +50,16 @@ def shown_choices(spec: dict[str, Any]) -> str:
 def conditional_files() -> dict[str, list[str]]:
     """Each question -> the generated paths whose presence its answer decides."""
     found: dict[str, list[str]] = {}
-    template = ROOT / "template"
+    template = ROOT / PROJECT_TEMPLATE
     for path in sorted(template.rglob("*")):
         relative = path.relative_to(template).as_posix()
         for condition, _ in CONDITION.findall(relative):
-            shown = CONDITION.sub(r"\2", relative).removesuffix(".jinja")
-            shown = shown.replace("{{ package_name }}", "<package>")
+            shown = CONDITION.sub(r"\2", relative)
+            shown = shown.replace("{{ cookiecutter.package_name }}", "<package>")
             for name in asked_questions():
                 if re.search(rf"\b{name}\b", condition) and path.is_file():
-                    found.setdefault(name, []).append(f"`{shown}` if `{condition}`")
+                    shown_condition = condition.replace("cookiecutter.", "")
+                    found.setdefault(name, []).append(f"`{shown}` if `{shown_condition}`")
     return found
 
 

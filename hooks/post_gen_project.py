@@ -1,4 +1,5 @@
-"""Post-generation step, run by Copier (``_tasks``) in the new project's directory.
+"""Post-generation step, run in the new project's directory by Copier (``_tasks``) and by
+cookiecutter and cruft (the ``post_gen_project`` hook): the same code under every engine.
 
 It leaves a ready repository: ``uv.lock`` pins every dependency, and a git repository holds
 a first commit. It is idempotent (``copier update`` runs it again) and never fails the
@@ -40,6 +41,14 @@ def uv_command() -> list[str] | None:
     except ImportError:
         return None
     return [find_uv_bin()]
+
+
+def remove_empty_directories(project: Path) -> None:
+    """Folders whose files all belong to options not chosen (both engines create them)."""
+    for folder in sorted(project.rglob("*"), key=lambda path: len(path.parts), reverse=True):
+        inside_git = ".git" in folder.relative_to(project).parts
+        if folder.is_dir() and not inside_git and not any(folder.iterdir()):
+            folder.rmdir()
 
 
 def lock_dependencies(project: Path) -> None:
@@ -115,6 +124,7 @@ def initialise_git(project: Path) -> None:
 
 def main() -> None:
     project = Path.cwd()
+    remove_empty_directories(project)
     lock_dependencies(project)
     format_code(project)
     initialise_git(project)

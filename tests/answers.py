@@ -7,46 +7,19 @@ a second time: a new choice is tested as soon as it is added to the questions.
 from __future__ import annotations
 
 import itertools
-from functools import cache
-from pathlib import Path
 from typing import Any
 
-import yaml
+from template_questions import (
+    PROJECT_TEMPLATE,
+    TEMPLATE_ROOT,
+    asked_questions,
+    choices,
+    questions,
+)
 
-TEMPLATE_ROOT = Path(__file__).resolve().parent.parent
+__all__ = ["PROJECT_TEMPLATE", "TEMPLATE_ROOT", "asked_questions", "choices", "questions"]
 
 Answers = dict[str, Any]
-
-
-class _CopierYamlLoader(yaml.SafeLoader):
-    """copier.yml's dialect: ``!include`` of a YAML file inside the template."""
-
-
-def _include(loader: _CopierYamlLoader, node: yaml.Node) -> Any:
-    path = TEMPLATE_ROOT / str(loader.construct_scalar(node))  # type: ignore[arg-type]
-    return yaml.load(path.read_text(), Loader=_CopierYamlLoader)  # noqa: S506
-
-
-_CopierYamlLoader.add_constructor("!include", _include)
-
-
-@cache
-def questions() -> dict[str, dict[str, Any]]:
-    """Every question of copier.yml (settings starting with '_' left out), in order."""
-    config = yaml.load((TEMPLATE_ROOT / "copier.yml").read_text(), Loader=_CopierYamlLoader)  # noqa: S506
-    return {name: spec for name, spec in config.items() if not name.startswith("_")}
-
-
-def asked_questions() -> dict[str, dict[str, Any]]:
-    return {name: spec for name, spec in questions().items() if spec.get("when") is not False}
-
-
-def choices(spec: dict[str, Any]) -> list[Any]:
-    """The values a multiple-choice or boolean question accepts."""
-    if spec.get("type") == "bool":
-        return [True, False]
-    options = spec.get("choices", [])
-    return list(options.values()) if isinstance(options, dict) else list(options)
 
 
 def defaults() -> Answers:
@@ -98,3 +71,28 @@ def answer_set_id(answers: Answers) -> str:
         f"{name}={value}" for name, value in answers.items() if defaults().get(name) != value
     ]
     return ",".join(changed) or "defaults"
+
+
+# Answers every engine must refuse, with a part of the message that says why.
+BAD_ANSWERS = [
+    ("package_name", "class", "'class' is a Python keyword"),
+    ("package_name", "my-pkg", "'my-pkg' is not a valid package name"),
+    ("package_name", "1abc", "'1abc' is not a valid package name"),
+    ("package_name", "json", "would shadow the module 'json'"),
+    ("package_name", "sklearn", "would shadow the module 'sklearn'"),
+    ("package_name", "Data", "'Data' is not a valid package name"),
+    ("project_slug", "My Project", "'My Project' is not a valid slug"),
+    ("project_slug", "-x", "'-x' is not a valid slug"),
+    ("project_name", "   ", "The project name is empty"),
+    ("project_name", "9 lives", "must start with a letter"),
+    ("project_name", 'Quote "me"', "must not contain quotes"),
+    ("description", "", "The description is empty"),
+    ("author_name", "", "The author name is empty"),
+    ("author_email", "not-an-email", "'not-an-email' is not a valid e-mail address"),
+    ("author_email", "a@b", "'a@b' is not a valid e-mail address"),
+    ("copyright_year", "26", "'26' is not a year"),
+    ("license", "GPL-3.0", "Invalid choice"),
+    ("python_version", "3.9", "Invalid choice"),
+    ("problem_type", "clustering", "Invalid choice"),
+    ("ci", "jenkins", "Invalid choice"),
+]

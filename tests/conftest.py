@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
@@ -52,3 +54,37 @@ def run(command: Sequence[str], cwd: Path, **env: str) -> subprocess.CompletedPr
             f"--- stdout ---\n{result.stdout[-20000:]}\n--- stderr ---\n{result.stderr[-20000:]}"
         )
     return result
+
+
+# --- git, for the tests that build template releases and update projects ------------------
+
+
+def git(cwd: Path, *args: str) -> str:
+    return run(["git", *args], cwd).stdout
+
+
+def commit_all(cwd: Path, message: str) -> None:
+    git(cwd, "add", "--all")
+    git(cwd, "-c", "user.name=Test", "-c", "user.email=test@example.com",
+        "commit", "--quiet", "--no-verify", "--message", message)  # fmt: skip
+
+
+def copy_working_tree(destination: Path) -> Path:
+    """This checkout as it is (uncommitted and untracked files included) in a new repository."""
+    listed = run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], TEMPLATE_ROOT
+    ).stdout
+    for name in filter(None, listed.split("\0")):
+        source = TEMPLATE_ROOT / name
+        if source.is_file():
+            (destination / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, destination / name)
+    git(destination, "init", "--quiet", "--initial-branch=main")
+    commit_all(destination, "Template as it is")
+    return destination
+
+
+def replace_once(path: Path, pattern: str, replacement: str) -> None:
+    text, count = re.subn(pattern, replacement, path.read_text(), count=1, flags=re.MULTILINE)
+    assert count == 1, f"{pattern!r} not found in {path}"
+    path.write_text(text)

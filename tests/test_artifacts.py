@@ -31,7 +31,7 @@ from typing import Any
 import pytest
 import yaml
 
-from answers import TEMPLATE_ROOT, defaults
+from answers import PROJECT_TEMPLATE, TEMPLATE_ROOT, defaults
 from conftest import render, run
 from tools import (
     ContainerEngine,
@@ -45,7 +45,9 @@ from tools import (
 pytestmark = pytest.mark.full
 
 STAND_INS = Path(__file__).resolve().parent / "stand-ins"
-DOCKERFILE_SOURCE = TEMPLATE_ROOT / "template" / "{% if docker %}Dockerfile{% endif %}.jinja"
+DOCKERFILE_SOURCE = (
+    TEMPLATE_ROOT / PROJECT_TEMPLATE / "{% if cookiecutter.docker %}Dockerfile{% endif %}"
+)
 # The one container in CI jobs, named by the workflow and the pipeline.
 CI_CONTAINER = "service"
 

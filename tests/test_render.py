@@ -12,7 +12,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from answers import TEMPLATE_ROOT, Answers, answer_set_id, defaults, pairwise_answer_sets
+from answers import (
+    BAD_ANSWERS,
+    TEMPLATE_ROOT,
+    Answers,
+    answer_set_id,
+    defaults,
+    pairwise_answer_sets,
+)
 from conftest import render
 
 ANSWER_SETS = pairwise_answer_sets()
@@ -192,30 +199,6 @@ def test_names_derive_from_the_project_name(tmp_path: Path) -> None:
     assert (project / "src/churn_model_2/cli/__init__.py").is_file()
     assert 'churn-model-2 = "churn_model_2.cli:app"' in (project / "pyproject.toml").read_text()
     assert "CHURN_MODEL_2_" in (project / "src/churn_model_2/settings.py").read_text()
-
-
-BAD_ANSWERS = [
-    ("package_name", "class", "'class' is a Python keyword"),
-    ("package_name", "my-pkg", "'my-pkg' is not a valid package name"),
-    ("package_name", "1abc", "'1abc' is not a valid package name"),
-    ("package_name", "json", "would shadow the module 'json'"),
-    ("package_name", "sklearn", "would shadow the module 'sklearn'"),
-    ("package_name", "Data", "'Data' is not a valid package name"),
-    ("project_slug", "My Project", "'My Project' is not a valid slug"),
-    ("project_slug", "-x", "'-x' is not a valid slug"),
-    ("project_name", "   ", "The project name is empty"),
-    ("project_name", "9 lives", "must start with a letter"),
-    ("project_name", 'Quote "me"', "must not contain quotes"),
-    ("description", "", "The description is empty"),
-    ("author_name", "", "The author name is empty"),
-    ("author_email", "not-an-email", "'not-an-email' is not a valid e-mail address"),
-    ("author_email", "a@b", "'a@b' is not a valid e-mail address"),
-    ("copyright_year", "26", "'26' is not a year"),
-    ("license", "GPL-3.0", "Invalid choice"),
-    ("python_version", "3.9", "Invalid choice"),
-    ("problem_type", "clustering", "Invalid choice"),
-    ("ci", "jenkins", "Invalid choice"),
-]
 
 
 @pytest.mark.parametrize(

@@ -20,24 +20,14 @@ import pytest
 import yaml
 
 import migrations
-from answers import TEMPLATE_ROOT
-from conftest import render, run
+from answers import PROJECT_TEMPLATE, TEMPLATE_ROOT
+from conftest import commit_all, copy_working_tree, git, render, replace_once, run
 
 PACKAGE = "data_product"
 OLD_MODULE = f"src/{PACKAGE}/core/pipeline.py"
 NEW_MODULE = f"src/{PACKAGE}/core/model_pipeline.py"
 WORKFLOW = ".github/workflows/ci.yml"
 CONFLICT_MARKER = re.compile(r"^(<<<<<<<|>>>>>>>) ", re.MULTILINE)
-
-
-def git(cwd: Path, *args: str) -> str:
-    return run(["git", *args], cwd).stdout
-
-
-def commit_all(cwd: Path, message: str) -> None:
-    git(cwd, "add", "--all")
-    git(cwd, "-c", "user.name=Test", "-c", "user.email=test@example.com",
-        "commit", "--quiet", "--no-verify", "--message", message)  # fmt: skip
 
 
 # --- the registry on its own -------------------------------------------------------------
@@ -161,34 +151,13 @@ def test_move_file_does_nothing_where_there_is_nothing_to_move(tmp_path: Path) -
 # --- two releases of this template, and a project updated from one to the other -----------
 
 
-def copy_working_tree(destination: Path) -> Path:
-    """This checkout as it is (uncommitted and untracked files included) in a new repository."""
-    listed = run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], TEMPLATE_ROOT
-    ).stdout
-    for name in filter(None, listed.split("\0")):
-        source = TEMPLATE_ROOT / name
-        if source.is_file():
-            (destination / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, destination / name)
-    git(destination, "init", "--quiet", "--initial-branch=main")
-    commit_all(destination, "Template as it is")
-    return destination
-
-
-def replace_once(path: Path, pattern: str, replacement: str) -> None:
-    text, count = re.subn(pattern, replacement, path.read_text(), count=1, flags=re.MULTILINE)
-    assert count == 1, f"{pattern!r} not found in {path}"
-    path.write_text(text)
-
-
 def release_1_1(template: Path) -> None:
     """A template change a 3-way merge alone cannot carry (a rename) next to ones it can."""
-    package = template / "template/src/{{ package_name }}"
-    (package / "core/pipeline.py.jinja").rename(package / "core/model_pipeline.py.jinja")
-    replace_once(package / "core/model_pipeline.py.jinja", r'\A""".*"""$',
+    package = template / PROJECT_TEMPLATE / "src/{{ cookiecutter.package_name }}"
+    (package / "core/pipeline.py").rename(package / "core/model_pipeline.py")
+    replace_once(package / "core/model_pipeline.py", r'\A""".*"""$',
                  '"""The model pipeline: scikit-learn preprocessing and estimator in one ``Pipeline``."""')  # fmt: skip
-    for path in (template / "template").rglob("*"):
+    for path in (template / PROJECT_TEMPLATE).rglob("*"):
         if path.is_file() and ".core.pipeline " in path.read_text():
             path.write_text(path.read_text().replace(".core.pipeline ", ".core.model_pipeline "))
     replace_once(
@@ -198,7 +167,7 @@ def release_1_1(template: Path) -> None:
         '    MoveFile("1.1.0", "src/{package_name}/core/pipeline.py",'
         ' "src/{package_name}/core/model_pipeline.py"),\n)',
     )
-    workflow = next((template / "template").glob("*/workflows/ci.yml.jinja"))
+    workflow = next((template / PROJECT_TEMPLATE).glob(".github/workflows/*ci.yml*"))
     workflow.write_text(
         workflow.read_text().rstrip("\n") + "\n\n"
         "  lock:\n"
@@ -209,9 +178,11 @@ def release_1_1(template: Path) -> None:
         "      - uses: astral-sh/setup-uv@v7\n"
         "      - run: uv lock --check\n"
     )
-    replace_once(template / "template/pyproject.toml.jinja", r'"numpy>=[^"]*"', '"numpy>=2.1,<3"')
-    (template / "template/notebooks").mkdir()
-    (template / "template/notebooks/explore.ipynb").write_text(TEMPLATE_NOTEBOOK)
+    replace_once(
+        template / PROJECT_TEMPLATE / "pyproject.toml", r'"numpy>=[^"]*"', '"numpy>=2.1,<3"'
+    )
+    (template / PROJECT_TEMPLATE / "notebooks").mkdir()
+    (template / PROJECT_TEMPLATE / "notebooks/explore.ipynb").write_text(TEMPLATE_NOTEBOOK)
     commit_all(
         template, "Rename core/pipeline.py to core/model_pipeline.py, add a CI job, raise numpy"
     )

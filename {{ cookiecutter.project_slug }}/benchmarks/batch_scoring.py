@@ -1,0 +1,165 @@
+"""Batch scoring benchmark: the streaming scorer against the usual pandas approach.
+
+Generates feature tables shaped like the model's input (by default about 1.5 million rows,
+about 0.9 GB of CSV for 30 features, and a tenth of that), then scores each of them with
+
+- ``usual``: pandas ``read_csv``/``read_parquet`` of the whole file, ``predict_proba``
+  (``predict`` for regression) and ``to_csv``/``to_parquet``;
+- ``streaming``: ``{{ cookiecutter.project_slug }} score`` (bounded batches, checks, atomic output),
+
+each in a fresh process, several times, and prints the median wall time, rows/s and peak
+resident memory (RSS) of every combination. Not part of the tests: run it on a quiet machine.
+
+    uv run python benchmarks/batch_scoring.py              # full size, 3 runs
+    uv run python benchmarks/batch_scoring.py --rows 200000 --runs 1
+"""
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
+
+PACKAGE = "{{ cookiecutter.package_name }}"
+
+
+def ensure_model(model_dir: Path) -> list[str]:
+    """Train the project's model into ``model_dir`` unless one is there; its feature names."""
+    from {{ cookiecutter.package_name }}.io.local_registry import LocalModelRegistry
+    from {{ cookiecutter.package_name }}.jobs.training import train
+    from {{ cookiecutter.package_name }}.settings import Settings
+
+    registry = LocalModelRegistry(model_dir)
+    if not registry.versions():
+        train(Settings(model_dir=model_dir))
+    return list(registry.metadata().feature_names)
+
+
+def generate(folder: Path, rows: int, seed: int = 7) -> tuple[Path, Path]:
+    """A CSV and a Parquet file of ``rows`` rows: bundled rows plus noise, written in chunks."""
+    from {{ cookiecutter.package_name }}.io.datasets import load_bundled
+
+    csv_path, parquet_path = folder / f"features-{rows}.csv", folder / f"features-{rows}.parquet"
+    if csv_path.exists() and parquet_path.exists():
+        return csv_path, parquet_path
+    bundled = load_bundled()
+    spread = bundled.features.std(axis=0)
+    generator = np.random.default_rng(seed)
+    chunk = 100_000
+    schema = pa.schema(
+        [("id", pa.int64()), *((name, pa.float64()) for name in bundled.feature_names)]
+    )
+    with (
+        pa_csv.CSVWriter(csv_path, schema) as csv_writer,
+        pq.ParquetWriter(parquet_path, schema) as parquet_writer,
+    ):
+        for start in range(0, rows, chunk):
+            size = min(chunk, rows - start)
+            picked = bundled.features[generator.integers(0, len(bundled), size)]
+            values = picked + generator.normal(0, 0.05, picked.shape) * spread
+            columns = [pa.array(np.arange(start, start + size))]
+            columns += [pa.array(values[:, i]) for i in range(values.shape[1])]
+            table = pa.Table.from_arrays(columns, schema=schema)
+            csv_writer.write_table(table)
+            parquet_writer.write_table(table, row_group_size=chunk)
+    return csv_path, parquet_path
+
+
+def usual(source: Path, output: Path, model_dir: Path) -> None:
+    """The straightforward implementation: everything in memory at once."""
+    import pandas as pd
+
+    from {{ cookiecutter.package_name }}.io.registries import open_registry
+    from {{ cookiecutter.package_name }}.settings import Settings
+
+    model = open_registry(Settings(model_dir=model_dir)).load()
+    frame = pd.read_csv(source) if source.suffix == ".csv" else pd.read_parquet(source)
+    features = frame[list(model.metadata.feature_names)].to_numpy()
+    result = pd.DataFrame({"id": frame["id"]})
+{%- if cookiecutter.problem_type == 'classification' %}
+    probabilities = model.pipeline.predict_proba(features)
+    result["prediction"] = model.pipeline.classes_[probabilities.argmax(axis=1)]
+    for position, label in enumerate(model.pipeline.classes_):
+        result[f"probability_{label}"] = probabilities[:, position]
+{%- else %}
+    result["prediction"] = model.pipeline.predict(features)
+{%- endif %}
+    result["model_version"] = model.version
+    if output.suffix == ".csv":
+        result.to_csv(output, index=False)
+    else:
+        result.to_parquet(output, index=False)
+
+
+def measure(command: list[str]) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of one fresh process."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL)  # noqa: S603  (our own commands)
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        msg = f"{' '.join(command)} exited with {process.returncode}"
+        raise RuntimeError(msg)
+    return elapsed, usage.ru_maxrss / 1024  # kilobytes on Linux
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_500_000, help="rows of the large table")
+    parser.add_argument("--small-rows", type=int, default=170_000, help="rows of the small table")
+    parser.add_argument("--runs", type=int, default=3, help="runs of each combination")
+    parser.add_argument(
+        "--folder", type=Path, default=Path(tempfile.gettempdir()) / f"{PACKAGE}-bench"
+    )
+    parser.add_argument(
+        "--usual", nargs=3, metavar=("INPUT", "OUTPUT", "MODEL_DIR"), help=argparse.SUPPRESS
+    )
+    arguments = parser.parse_args()
+    if arguments.usual:
+        source, output, model_dir = map(Path, arguments.usual)
+        usual(source, output, model_dir)
+        return
+
+    folder: Path = arguments.folder
+    folder.mkdir(parents=True, exist_ok=True)
+    model_dir = folder / "models"
+    features = ensure_model(model_dir)
+    print(f"model with {len(features)} features; data in {folder}")
+    environment = {**os.environ, "{{ cookiecutter.package_name | upper }}_MODEL_DIR": str(model_dir)}
+    os.environ.update(environment)
+    header = f"{'input':<28} {'size':>8} {'approach':<10} {'wall s':>7} {'rows/s':>10} {'peak RSS MB':>12}"
+    print(header)
+    print("-" * len(header))
+    for rows in (arguments.small_rows, arguments.rows):
+        csv_path, parquet_path = generate(folder, rows)
+        for source in (csv_path, parquet_path):
+            output = folder / f"scores{source.suffix}"
+            commands = {
+                "usual": [sys.executable, __file__, "--usual", str(source), str(output), str(model_dir)],
+                "streaming": [
+                    sys.executable, "-m", PACKAGE, "score", str(source), str(output),
+                    "--model-dir", str(model_dir),
+                ],
+            }  # fmt: skip
+            for name, command in commands.items():
+                runs = [measure(command) for _ in range(arguments.runs)]
+                wall = statistics.median(run[0] for run in runs)
+                rss = statistics.median(run[1] for run in runs)
+                size = f"{source.stat().st_size / 1e9:.2f} GB"
+                print(
+                    f"{source.name:<28} {size:>8} {name:<10} {wall:>7.2f} {rows / wall:>10,.0f} {rss:>12,.0f}",
+                    flush=True,
+                )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,59 @@
+"""The usual way to serve a scikit-learn model, as the baseline of the serving benchmark.
+
+Flask behind gunicorn, a pandas DataFrame built from each request's JSON, ``predict_proba``
+on it. It loads the same registry version as the real service, so both compute the same
+predictions; only the serving stack differs. Run: ``gunicorn -w 2 'reference_service:app'``.
+"""
+
+import os
+import warnings
+from pathlib import Path
+
+import pandas as pd
+from flask import Flask, Response, jsonify, request
+
+from {{ cookiecutter.package_name }}.io.local_registry import LocalModelRegistry
+
+# The pipeline was fitted on arrays; scikit-learn warns about DataFrame column names.
+warnings.filterwarnings("ignore", message="X has feature names")
+
+model = LocalModelRegistry(Path(os.environ.get("REFERENCE_MODEL_DIR", "models"))).load(
+    os.environ.get("REFERENCE_MODEL_VERSION")
+)
+features = list(model.metadata.feature_names)
+app = Flask(__name__)
+
+
+@app.post("/predict")
+def predict() -> Response:
+    frame = pd.DataFrame([request.get_json()["features"]])[features]
+{%- if cookiecutter.problem_type == 'classification' %}
+    probabilities = model.pipeline.predict_proba(frame)[0]
+    classes = [str(label) for label in model.pipeline.classes_]
+    return jsonify(
+        prediction=classes[int(probabilities.argmax())],
+        probabilities=dict(zip(classes, probabilities.tolist(), strict=True)),
+        model_version=model.version,
+    )
+{%- else %}
+    return jsonify(prediction=float(model.pipeline.predict(frame)[0]), model_version=model.version)
+{%- endif %}
+
+
+@app.post("/predict/batch")
+def predict_batch() -> Response:
+    frame = pd.DataFrame(request.get_json()["records"])[features]
+{%- if cookiecutter.problem_type == 'classification' %}
+    probabilities = model.pipeline.predict_proba(frame)
+    classes = [str(label) for label in model.pipeline.classes_]
+    predictions = [
+        {
+            "prediction": classes[int(row.argmax())],
+            "probabilities": dict(zip(classes, row.tolist(), strict=True)),
+        }
+        for row in probabilities
+    ]
+{%- else %}
+    predictions = [{"prediction": float(value)} for value in model.pipeline.predict(frame)]
+{%- endif %}
+    return jsonify(predictions=predictions, model_version=model.version)
