@@ -148,6 +148,11 @@ def cookiecutter_context() -> dict[str, Any]:
             prompt = {"__prompt__": prompt, **{value: labels[value] for value in context[name]}}
         prompts[name] = prompt
     context["__prompts__"] = prompts
+    # Values that are not questions, private in cookiecutter as `cookiecutter._<name>`, the
+    # name under which copier.yml's `cookiecutter` value gives them to Copier's templates.
+    for name, spec in questions().items():
+        if spec.get("when") is False and spec.get("type") == "str":
+            context[f"_{name}"] = spec["default"]
     context["_extensions"] = [f"hooks.template_questions.{CopierFilters.__name__}"]
     return context
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
+import jinja2
+
 from template_questions import (
     PROJECT_TEMPLATE,
     TEMPLATE_ROOT,
@@ -27,9 +29,22 @@ def defaults() -> Answers:
     return {name: spec["default"] for name, spec in asked_questions().items() if choices(spec)}
 
 
+def is_asked(name: str, answers: Answers) -> bool:
+    """Whether Copier asks (and records) the question, given the other answers (`when:`)."""
+    when = questions()[name].get("when", True)
+    if isinstance(when, str):
+        rendered = jinja2.Environment().from_string(when).render(answers)  # noqa: S701 - not HTML
+        return rendered.strip().lower() in {"true", "yes", "1"}
+    return bool(when)
+
+
 def is_valid(answers: Answers) -> bool:
-    """The one place where answer combinations that make no sense are pruned (none yet)."""
-    return bool(answers)
+    """The one place where answer combinations that make no sense are pruned: an answer to
+    a question that is not asked (`when:`) other than its default."""
+    return all(
+        is_asked(name, answers) or value == questions()[name]["default"]
+        for name, value in answers.items()
+    )
 
 
 def pairwise_answer_sets() -> list[Answers]:
@@ -50,6 +65,11 @@ def pairwise_answer_sets() -> list[Answers]:
         dict(zip(names, values, strict=True)) for values in itertools.product(*factors.values())
     ]
     candidates = [answers for answers in candidates if is_valid(answers)]
+    # Pairs no valid answer set has (an option of a question that is not asked) are not owed.
+    possible: set[tuple[str, Any, str, Any]] = set()
+    for answers in candidates:
+        possible |= {(a, answers[a], b, answers[b]) for a, b in itertools.combinations(names, 2)}
+    uncovered &= possible
     chosen = [defaults()]
 
     def covered_by(answers: Answers) -> set[tuple[str, Any, str, Any]]:

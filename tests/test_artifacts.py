@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -26,13 +27,14 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import yaml
 
+import shared_ci
 from answers import PROJECT_TEMPLATE, TEMPLATE_ROOT, defaults
-from conftest import render, run
+from conftest import commit_all, render, run
 from tools import (
     ContainerEngine,
     container_engine,
@@ -209,14 +211,29 @@ def test_image_builds_runs_healthy_as_non_root_with_runtime_dependencies_only(
 # --- GitHub Actions ----------------------------------------------------------------------
 
 
-def test_github_workflow_passes_actionlint_and_its_schema(tmp_path: Path) -> None:
-    project = render(tmp_path / "project")
+@pytest.mark.parametrize("style", ["inline", "shared"])
+def test_github_workflow_passes_actionlint_and_its_schema(tmp_path: Path, style: str) -> None:
+    project = render(tmp_path / "project", {"ci_style": style})
+    if style == "shared":
+        _use_the_published_workflow(project)
     workflows = sorted(str(path.relative_to(project))
                        for path in (project / ".github/workflows").glob("*.yml"))  # fmt: skip
     assert ".github/workflows/ci.yml" in workflows
     run([tool("actionlint"), *workflows], project)
     run([tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", *workflows],
         project)  # fmt: skip
+
+
+def _use_the_published_workflow(project: Path) -> dict[str, Any]:
+    """Call this checkout's published workflow as a local one: act cannot fetch from GitHub."""
+    published = TEMPLATE_ROOT / shared_ci.GITHUB_WORKFLOW
+    shutil.copy(published, project / shared_ci.GITHUB_WORKFLOW)
+    caller = project / ".github/workflows/ci.yml"
+    text, count = re.subn(r"uses: \S+/\.github/workflows/data-product\.yml@v\d+",
+                          f"uses: ./{shared_ci.GITHUB_WORKFLOW}", caller.read_text())  # fmt: skip
+    assert count == 1
+    caller.write_text(text)
+    return cast(dict[str, Any], yaml.safe_load(published.read_text()))
 
 
 def _expected_github_jobs(workflow: dict[str, Any]) -> list[str]:
@@ -232,9 +249,15 @@ def _expected_github_jobs(workflow: dict[str, Any]) -> list[str]:
     return names
 
 
-def test_github_workflow_runs_green_under_act(tmp_path: Path, engine: ContainerEngine) -> None:
-    project = render(tmp_path / "project", tasks=True)
-    workflow = yaml.safe_load((project / ".github/workflows/ci.yml").read_text())
+@pytest.mark.parametrize("style", ["inline", "shared"])
+def test_github_workflow_runs_green_under_act(
+    tmp_path: Path, engine: ContainerEngine, style: str
+) -> None:
+    project = render(tmp_path / "project", {"ci_style": style}, tasks=True)
+    if style == "shared":
+        workflow = _use_the_published_workflow(project)
+    else:
+        workflow = yaml.safe_load((project / ".github/workflows/ci.yml").read_text())
     # Each remote action runs as its stand-in; checkout of the repository itself is act's own.
     actions = {
         step["uses"]
@@ -284,14 +307,28 @@ GITLAB_KEYWORDS = {"default", "include", "stages", "variables", "workflow", "ima
                    "cache", "before_script", "after_script"}  # fmt: skip
 
 
-def test_gitlab_ci_passes_its_schema(tmp_path: Path) -> None:
-    project = render(tmp_path / "project", GITLAB)
+@pytest.mark.parametrize("style", ["inline", "shared"])
+def test_gitlab_ci_passes_its_schema(tmp_path: Path, style: str) -> None:
+    project = render(tmp_path / "project", {**GITLAB, "ci_style": style})
     run([tool("check-jsonschema"), "--builtin-schema", "vendor.gitlab-ci",
          "--data-transform", "gitlab-ci", ".gitlab-ci.yml"], project)  # fmt: skip
 
 
+def _include_the_published_template(project: Path) -> None:
+    """Include this checkout's published template as a local file: GitLab is not reachable."""
+    (project / shared_ci.GITLAB_TEMPLATE).parent.mkdir()
+    shutil.copy(TEMPLATE_ROOT / shared_ci.GITLAB_TEMPLATE, project / shared_ci.GITLAB_TEMPLATE)
+    pipeline = project / ".gitlab-ci.yml"
+    text, count = re.subn(r"- project: \S+\n\s+ref: v\d+\n\s+file: (\S+)\n",
+                          r"- local: \1\n", pipeline.read_text())  # fmt: skip
+    assert count == 1
+    pipeline.write_text(text)
+    commit_all(project, "the published template, included locally")
+
+
+@pytest.mark.parametrize("style", ["inline", "shared"])
 def test_gitlab_pipeline_runs_green_under_gitlab_ci_local(
-    tmp_path: Path, engine: ContainerEngine
+    tmp_path: Path, engine: ContainerEngine, style: str
 ) -> None:
     """Every job: gitlab-ci-local runs each job that needs no service on its shell executor;
     the job that needs the docker:dind service has its script run by `sh`, as a shell
@@ -303,10 +340,16 @@ def test_gitlab_pipeline_runs_green_under_gitlab_ci_local(
     jobs pin (the jobs' own `pip install` then finds it: four jobs installing into one shared
     environment at once would race).
     """
-    project = render(tmp_path / "project", GITLAB, tasks=True)
-    text = (project / ".gitlab-ci.yml").read_text()
+    project = render(tmp_path / "project", {**GITLAB, "ci_style": style}, tasks=True)
+    if style == "shared":
+        _include_the_published_template(project)
+    # The pipeline as GitLab sees it: includes merged, inputs interpolated, extends resolved.
+    text = run([tool("gitlab-ci-local"), "--preview"], project).stdout
     pipeline = yaml.safe_load(text)
-    jobs = {k: v for k, v in pipeline.items() if not k.startswith(".") and k not in GITLAB_KEYWORDS}
+    listed = json.loads(run([tool("gitlab-ci-local"), "--list-json"], project).stdout)
+    # The jobs a push pipeline runs (not the scheduled template update).
+    pushed = {job["name"] for job in listed if job["when"] != "never"}
+    jobs = {k: v for k, v in pipeline.items() if k in pushed and k not in GITLAB_KEYWORDS}
     with_services = sorted(name for name, job in jobs.items() if "services" in job)
     shell_jobs = sorted(name for name in jobs if name not in with_services)
     pins = set(re.findall(r'"uv==([^"]+)"', text))

@@ -10,12 +10,14 @@ from __future__ import annotations
 import filecmp
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+import shared_ci
 import template_questions
 from answers import (
     BAD_ANSWERS,
@@ -197,3 +199,26 @@ def test_cruft_updates_a_project_and_keeps_the_users_edits(tmp_path: Path) -> No
     assert "<<<<<<<" not in (project / "pyproject.toml").read_text()
     commit_all(project, "template v1.1.0")
     cruft("check", cwd=project)
+
+
+# --- the shared CI this repository publishes ----------------------------------------------
+
+
+@pytest.mark.parametrize("path", sorted(shared_ci.PUBLISHED), ids=str)
+def test_published_shared_ci_is_exported_from_the_inline_ci(path: Path) -> None:
+    assert (TEMPLATE_ROOT / path).read_text() == shared_ci.PUBLISHED[path](), (
+        f"{path} is stale: run `python hooks/shared_ci.py`"
+    )
+
+
+def test_shared_ci_is_called_at_the_major_tag_of_this_release(tmp_path: Path) -> None:
+    release = template_questions.questions()["template_release"]["default"]
+    changelog = (TEMPLATE_ROOT / "CHANGELOG.md").read_text()
+    newest = re.search(r"^## \[(\d+\.\d+\.\d+)\]", changelog, re.MULTILINE)
+    assert newest, "CHANGELOG.md names no release"
+    assert newest.group(1) == release, "copier.yml's template_release is not the newest release"
+    tag = f"v{release.split('.')[0]}"
+    github = render(tmp_path / "github", {"ci_style": "shared"})
+    assert f"data-product.yml@{tag}\n" in (github / ".github/workflows/ci.yml").read_text()
+    gitlab = render(tmp_path / "gitlab", {"ci_style": "shared", "ci": "gitlab"})
+    assert f"ref: {tag}\n" in (gitlab / ".gitlab-ci.yml").read_text()
