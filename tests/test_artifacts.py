@@ -287,11 +287,12 @@ def test_github_workflow_runs_green_under_act(
             engine.remove(containers=(CI_CONTAINER,), images=(f"{_slug(project)}:ci",))
     log = result.stdout + result.stderr
     (tmp_path / "act.log").write_text(log)
-    # act pads job names and numbers the jobs of a matrix: "[CI/nox -s lint-1     ]".
+    # act pads job names and numbers the jobs of a matrix: "[CI/nox -s lint-1     ]"; a job
+    # of a called workflow is prefixed by the calling job: "[checks/data-product checks/...]".
     succeeded = sorted(
         name if name in expected else re.sub(r"-\d+$", "", name)
         for name in {
-            m.strip() for m in re.findall(r"^\[CI/([^\]]+)\] 🏁  Job succeeded$", log, re.M)
+            m.strip() for m in re.findall(r"^\[[^\]]*/([^\]/]+)\] 🏁  Job succeeded$", log, re.M)
         }
     )
     assert result.returncode == 0, log[-20000:]

@@ -35,7 +35,8 @@ def quarantine_location(output: str) -> str:
 def _load_model(settings: Settings, reference: str | None) -> "Model":
     from {{ cookiecutter.package_name }}.io.registries import open_registry
 
-    return open_registry(settings).load(reference)
+    # The portable form when the model has one: no scikit-learn in the scoring process.
+    return open_registry(settings).load(reference, portable=True)
 
 
 def _run(

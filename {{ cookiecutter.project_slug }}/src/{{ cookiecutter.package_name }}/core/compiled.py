@@ -15,7 +15,6 @@ from typing import Any
 import numpy as np
 import sklearn
 from numpy.typing import NDArray
-from scipy.special import expit, softmax
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import (
     ElasticNet,
@@ -26,6 +25,14 @@ from sklearn.linear_model import (
 )
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
+
+from {{ cookiecutter.package_name }}.core.portable import (
+    LinearOutput,
+    Operation,
+    PortableForm,
+    output_functions,
+    transform_function,
+)
 
 Matrix = NDArray[np.float64]
 Transform = Callable[[Matrix], Matrix]
@@ -42,28 +49,36 @@ class CompiledPredictor:
     fallback_steps: tuple[str, ...]
 
 
+def _steps(model: Any) -> list[tuple[str, Any]]:
+    steps = list(model.steps) if isinstance(model, Pipeline) else [("model", model)]
+    return [(name, step) for name, step in steps if step is not None and step != "passthrough"]
+
+
 def compile_pipeline(model: Any) -> CompiledPredictor:
     """A predictor equal to ``model`` (a fitted Pipeline or estimator), as fast as it can be made."""
-    steps = list(model.steps) if isinstance(model, Pipeline) else [("model", model)]
+    *inner, (name, estimator) = _steps(model)
     transforms: list[Transform] = []
     compiled: list[str] = []
     fallback: list[str] = []
-    for name, step in steps[:-1]:
-        if step is None or step == "passthrough":
-            continue
-        fast = _compile_transform(step)
-        (compiled if fast else fallback).append(name)
-        transforms.append(fast or _checked_off(step.transform))
-    name, estimator = steps[-1]
+    for step_name, step in inner:
+        operations = _operations(step)
+        (compiled if operations is not None else fallback).append(step_name)
+        transforms.append(
+            transform_function(operations) if operations is not None else _checked_off(step.transform)
+        )
 
     def transform(rows: Matrix) -> Matrix:
         for step in transforms:
             rows = step(rows)
         return rows
 
-    predict, predict_proba = _compile_estimator(estimator)
-    (compiled if predict else fallback).append(name)
-    if predict is None:
+    predict: Callable[[Matrix], NDArray[Any]] | None = None
+    predict_proba: Callable[[Matrix], Matrix] | None = None
+    if (output := _linear_output(estimator)) is not None:
+        predict, predict_proba = output_functions(output, getattr(estimator, "classes_", None))
+        compiled.append(name)
+    else:
+        fallback.append(name)
         predict = _checked_off(estimator.predict)
         if hasattr(estimator, "predict_proba"):
             predict_proba = _checked_off(estimator.predict_proba)
@@ -77,6 +92,26 @@ def compile_pipeline(model: Any) -> CompiledPredictor:
     )
 
 
+def portable_form(model: Any) -> PortableForm | None:
+    """The model as data, when every step has a portable form (else None)."""
+    *inner, (_, estimator) = _steps(model)
+    operations: list[Operation] = []
+    for _, step in inner:
+        step_operations = _operations(step)
+        if step_operations is None:
+            return None
+        operations += step_operations
+    output = _linear_output(estimator)
+    if output is None:
+        return None
+    classes = getattr(estimator, "classes_", None)
+    return PortableForm(
+        transforms=tuple(operations),
+        output=output,
+        classes=None if classes is None else tuple(np.asarray(classes).tolist()),
+    )
+
+
 def _checked_off(method: Callable[[Matrix], Any]) -> Callable[[Matrix], Any]:
     """The step's own method, without scikit-learn's per-call input and parameter checks."""
 
@@ -87,13 +122,24 @@ def _checked_off(method: Callable[[Matrix], Any]) -> Callable[[Matrix], Any]:
     return call
 
 
-def _compile_transform(step: Any) -> Transform | None:
+def _values(array: Any) -> tuple[float, ...]:
+    return tuple(float(value) for value in np.ravel(array))
+
+
+def _operations(step: Any) -> tuple[Operation, ...] | None:
+    """The step's arithmetic, in scikit-learn's order of operations; None when unknown."""
     if type(step) is StandardScaler:
-        mean = step.mean_ if step.with_mean else 0.0
-        scale = step.scale_ if step.with_std else 1.0
-        return lambda rows: (rows - mean) / scale
+        operations = []
+        if step.with_mean:
+            operations.append(Operation(kind="subtract", values=_values(step.mean_)))
+        if step.with_std:
+            operations.append(Operation(kind="divide", values=_values(step.scale_)))
+        return tuple(operations)
     if type(step) is MinMaxScaler and not step.clip:
-        return lambda rows: rows * step.scale_ + step.min_
+        return (
+            Operation(kind="multiply", values=_values(step.scale_)),
+            Operation(kind="add", values=_values(step.min_)),
+        )
     if (
         type(step) is SimpleImputer
         and not step.add_indicator
@@ -101,36 +147,25 @@ def _compile_transform(step: Any) -> Transform | None:
         and np.isnan(step.missing_values)
         and not np.isnan(step.statistics_).any()  # columns dropped for being all-missing
     ):
-        statistics = step.statistics_
-        return lambda rows: np.where(np.isnan(rows), statistics, rows)
+        return (Operation(kind="fill_missing", values=_values(step.statistics_)),)
     return None
 
 
-def _compile_estimator(
-    estimator: Any,
-) -> tuple[Callable[[Matrix], NDArray[Any]] | None, Callable[[Matrix], Matrix] | None]:
+def _linear_output(estimator: Any) -> LinearOutput | None:
     if type(estimator) is LogisticRegression:
-        coefficients, intercept, classes = (
-            estimator.coef_.T,
-            estimator.intercept_,
-            estimator.classes_,
+        coefficients = np.asarray(estimator.coef_, dtype=np.float64).T
+        return LinearOutput(
+            coefficients=tuple(_values(row) for row in coefficients),
+            intercept=_values(estimator.intercept_),
+            link="logistic" if len(estimator.classes_) == 2 else "softmax",  # noqa: PLR2004
         )
-        binary = len(classes) == 2  # noqa: PLR2004
-
-        def probabilities(rows: Matrix) -> Matrix:
-            decision = rows @ coefficients + intercept
-            if binary:
-                both = np.empty((len(decision), 2))
-                both[:, 1] = expit(decision[:, 0])
-                np.subtract(1.0, both[:, 1], out=both[:, 0])
-                return both
-            return np.asarray(softmax(decision, axis=1))
-
-        return (lambda rows: classes[probabilities(rows).argmax(axis=1)]), probabilities
     if (
         type(estimator) in {LinearRegression, Ridge, Lasso, ElasticNet}
         and np.ndim(estimator.coef_) == 1
     ):
-        coefficients, intercept = estimator.coef_, estimator.intercept_
-        return (lambda rows: rows @ coefficients + intercept), None
-    return None, None
+        return LinearOutput(
+            coefficients=tuple((float(value),) for value in estimator.coef_),
+            intercept=(float(estimator.intercept_),),
+            link="identity",
+        )
+    return None

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from {{ cookiecutter.package_name }}.core.dataset import Feature
 from {{ cookiecutter.package_name }}.core.drift import DriftReference
+from {{ cookiecutter.package_name }}.core.portable import PortableForm
 
 Label = str | int | float
 
@@ -41,6 +42,8 @@ class TrainingReport(BaseModel):
     # Training distributions of the inputs and of the model's score, for drift monitoring.
     input_reference: DriftReference | None = None
     score_reference: DriftReference | None = None
+    # The pipeline as numbers, when it has that form and gives exactly its outputs.
+    portable: PortableForm | None = None
 
 
 class ModelMetadata(TrainingReport):

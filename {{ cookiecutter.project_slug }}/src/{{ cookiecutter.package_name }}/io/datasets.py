@@ -7,11 +7,6 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 from pyarrow import types as pa_types
-{%- if cookiecutter.problem_type == 'classification' %}
-from sklearn.datasets import load_breast_cancer
-{%- else %}
-from sklearn.datasets import load_diabetes
-{%- endif %}
 
 from {{ cookiecutter.package_name }}.core.dataset import Dataset, Feature, FeatureKind, to_identifier
 
@@ -24,10 +19,15 @@ class DataError(ValueError):
 
 def load_bundled() -> Dataset:
     """{% if cookiecutter.problem_type == 'classification' %}Breast cancer diagnosis (569 rows, 30 features), labels 'malignant'/'benign'{% else %}Diabetes progression (442 rows, 10 features){% endif %}."""
+    # Imported here: batch scoring reads data through this module without scikit-learn.
 {%- if cookiecutter.problem_type == 'classification' %}
+    from sklearn.datasets import load_breast_cancer  # noqa: PLC0415
+
     bunch = load_breast_cancer()
     target = np.asarray(bunch.target_names)[bunch.target]
 {%- else %}
+    from sklearn.datasets import load_diabetes  # noqa: PLC0415
+
     bunch = load_diabetes()
     target = np.asarray(bunch.target, dtype=np.float64)
 {%- endif %}

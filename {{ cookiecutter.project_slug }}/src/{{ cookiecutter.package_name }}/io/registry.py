@@ -15,8 +15,6 @@ from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-import skops.io as sio
-
 from {{ cookiecutter.package_name }}.core.aliases import (
     CANDIDATE,
     PRODUCTION,
@@ -27,6 +25,7 @@ from {{ cookiecutter.package_name }}.core.aliases import (
     rollback_target,
 )
 from {{ cookiecutter.package_name }}.core.model import Model, ModelMetadata, TrainingReport
+from {{ cookiecutter.package_name }}.core.portable import PortablePipeline
 
 # Types the pipeline needs beyond skops' defaults; anything else in an artifact is refused.
 TRUSTED_TYPES = ("numpy.dtype",)
@@ -112,10 +111,19 @@ class ModelRegistry(ABC):
     def metadata(self, reference: str | None = None) -> ModelMetadata:
         return self.read_metadata(self.resolve(reference))
 
-    def load(self, reference: str | None = None) -> Model:
-        """Load a model after checking its sha256 against its metadata and its types."""
+    def load(self, reference: str | None = None, *, portable: bool = False) -> Model:
+        """Load a model after checking its sha256 against its metadata and its types.
+
+        With ``portable``, a model whose metadata holds its portable form (numbers verified
+        at training) is built from those numbers: scikit-learn is neither imported nor
+        deserialised, which batch scoring prefers. Other models load from their artifact.
+        """
         version_id = self.resolve(reference)
         metadata = self.read_metadata(version_id)
+        if portable and metadata.portable is not None:
+            return Model(pipeline=PortablePipeline(metadata.portable), metadata=metadata)
+        import skops.io as sio  # noqa: PLC0415  (imports scikit-learn: only when needed)
+
         artifact = self.read_artifact(version_id)
         digest = hashlib.sha256(artifact).hexdigest()
         if digest != metadata.artifact_sha256:
@@ -136,6 +144,8 @@ class ModelRegistry(ABC):
 
     def save(self, pipeline: Any, report: TrainingReport) -> ModelMetadata:
         """Store a fitted pipeline as a new version and point the candidate alias at it."""
+        import skops.io as sio  # noqa: PLC0415  (imports scikit-learn: only when needed)
+
         artifact = sio.dumps(pipeline)
         created_at = datetime.now(UTC)
         metadata = ModelMetadata(

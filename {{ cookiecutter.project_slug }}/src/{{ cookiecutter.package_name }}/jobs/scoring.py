@@ -6,13 +6,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-import pyarrow as pa
 
 from {{ cookiecutter.package_name }}.core.model import Model
 from {{ cookiecutter.package_name }}.core.scoring import (
     ROW_COLUMN,
     as_keys,
     check_batch,
+    from_numpy,
     missing_features,
     quarantine_batch,
     result_batch,
@@ -77,12 +77,12 @@ def score(
     rows = scored = quarantined = 0
     with contextlib.closing(reader.batches()) as batches:
         for batch in batches:
-            numbers = pa.array(np.arange(rows + 1, rows + batch.num_rows + 1), type=pa.int64())
+            numbers = from_numpy(np.arange(rows + 1, rows + batch.num_rows + 1, dtype=np.int64))
             keys = as_keys(batch.column(key)) if key is not None else None
             checked = check_batch(batch, features)
             valid_keys = numbers if keys is None else keys
             if checked.problems:
-                valid_keys = valid_keys.filter(pa.array(checked.valid))
+                valid_keys = valid_keys.filter(from_numpy(checked.valid))
                 quarantine.write(
                     quarantine_batch(
                         batch,

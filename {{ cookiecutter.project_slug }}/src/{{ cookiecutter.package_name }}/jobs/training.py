@@ -2,11 +2,15 @@
 
 from typing import Any
 
+import numpy as np
+
+from {{ cookiecutter.package_name }}.core.compiled import portable_form
 from {{ cookiecutter.package_name }}.core.dataset import Dataset
 from {{ cookiecutter.package_name }}.core.drift import DriftReference
 from {{ cookiecutter.package_name }}.core.evaluation import baseline_score, score, split
 from {{ cookiecutter.package_name }}.core.model import DataFingerprint, ModelMetadata, TrainingReport{% if cookiecutter.problem_type == 'classification' %}, as_label{% endif %}, scores
 from {{ cookiecutter.package_name }}.core.pipeline import PROBLEM_TYPE, build_pipeline, default_hyperparameters
+from {{ cookiecutter.package_name }}.core.portable import PortableForm, PortablePipeline
 from {{ cookiecutter.package_name }}.io.datasets import load_dataset
 from {{ cookiecutter.package_name }}.io.registries import open_registry
 from {{ cookiecutter.package_name }}.jobs.progress import steps
@@ -66,4 +70,21 @@ def _report(
             source=source, rows=len(train_set), sha256=train_set.fingerprint()
         ),
         test_data=DataFingerprint(source=source, rows=len(test_set), sha256=test_set.fingerprint()),
+        portable=verified_portable_form(pipeline, test_set),
     )
+
+
+def verified_portable_form(pipeline: Any, test_set: Dataset) -> PortableForm | None:
+    """The pipeline as numbers, kept only when it gives exactly the pipeline's outputs."""
+    form = portable_form(pipeline)
+    if form is None:
+        return None
+    portable = PortablePipeline(form)
+{%- if cookiecutter.problem_type == 'classification' %}
+    same = np.array_equal(
+        portable.predict_proba(test_set.features), pipeline.predict_proba(test_set.features)
+    )
+{%- else %}
+    same = np.array_equal(portable.predict(test_set.features), pipeline.predict(test_set.features))
+{%- endif %}
+    return form if same else None
