@@ -7,8 +7,11 @@ about 0.9 GB of CSV for 30 features, and a tenth of that), then scores each of t
   (``predict`` for regression) and ``to_csv``/``to_parquet``;
 - ``streaming``: ``{{ cookiecutter.project_slug }} score`` (bounded batches, checks, atomic output),
 
-each in a fresh process, several times, and prints the median wall time, rows/s and peak
-resident memory (RSS) of every combination. Not part of the tests: run it on a quiet machine.
+each in a fresh process, several times, and prints the median wall time, rows/s, peak
+resident memory (RSS) of every combination and the speed of streaming relative to usual.
+Not part of the tests: run it on a quiet machine. Both approaches start a fresh Python, so
+where PYTHONDONTWRITEBYTECODE is set, run `uv sync --compile-bytecode` first: otherwise
+each run recompiles the libraries it imports and measures that instead.
 
     uv run python benchmarks/batch_scoring.py              # full size, 3 runs
     uv run python benchmarks/batch_scoring.py --rows 200000 --runs 1
@@ -136,7 +139,7 @@ def main() -> None:
     print(f"model with {len(features)} features; data in {folder}")
     environment = {**os.environ, "{{ cookiecutter.package_name | upper }}_MODEL_DIR": str(model_dir)}
     os.environ.update(environment)
-    header = f"{'input':<28} {'size':>8} {'approach':<10} {'wall s':>7} {'rows/s':>10} {'peak RSS MB':>12}"
+    header = f"{'input':<28} {'size':>8} {'approach':<10} {'wall s':>7} {'rows/s':>10} {'peak RSS MB':>12} {'speed':>6}"
     print(header)
     print("-" * len(header))
     for rows in (arguments.small_rows, arguments.rows):
@@ -150,13 +153,15 @@ def main() -> None:
                     "--model-dir", str(model_dir),
                 ],
             }  # fmt: skip
+            walls: dict[str, float] = {}
             for name, command in commands.items():
                 runs = [measure(command) for _ in range(arguments.runs)]
-                wall = statistics.median(run[0] for run in runs)
+                wall = walls[name] = statistics.median(run[0] for run in runs)
                 rss = statistics.median(run[1] for run in runs)
                 size = f"{source.stat().st_size / 1e9:.2f} GB"
+                speed = f"{walls['usual'] / wall:.2f}x"
                 print(
-                    f"{source.name:<28} {size:>8} {name:<10} {wall:>7.2f} {rows / wall:>10,.0f} {rss:>12,.0f}",
+                    f"{source.name:<28} {size:>8} {name:<10} {wall:>7.2f} {rows / wall:>10,.0f} {rss:>12,.0f} {speed:>6}",
                     flush=True,
                 )
 
