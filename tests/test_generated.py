@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -134,6 +135,29 @@ def _get(url: str, body: dict[str, object] | None = None) -> tuple[int, str]:
             return response.status, response.read().decode()
     except urllib.error.HTTPError as error:
         return error.code, error.read().decode()
+
+
+@pytest.mark.full
+def test_benchmarks_run_and_report_at_a_small_scale(tmp_path: Path) -> None:
+    """The generated benchmarks work (their figures are for a quiet machine, not for tests)."""
+    project = render(tmp_path / "project", tasks=True)
+    batch = run(
+        ["uv", "run", "--locked", "python", "benchmarks/batch_scoring.py", "--rows=6000",
+         "--small-rows=2000", "--runs=1", f"--folder={tmp_path / 'bench'}"],
+        project,
+    ).stdout  # fmt: skip
+    rows = re.findall(
+        r"^features-(\d+)\.(csv|parquet) .* (usual|streaming) .* ([\d.]+)x$", batch, re.M
+    )
+    assert len(rows) == 8, batch
+    serving = run(
+        ["uv", "run", "--locked", "nox", "-s", "bench", "--", "--duration=1", "--runs=1"], project
+    ).stdout
+    table = re.findall(r"^\| (this service|Flask \+ gunicorn \+ pandas) \| (\S+) \|.*\| (\d+) \|$",
+                       serving, re.M)  # fmt: skip
+    assert len(table) == 4, serving
+    assert all(errors == "0" for *_, errors in table), serving
+    assert "/predict: this service is" in serving
 
 
 @pytest.mark.full

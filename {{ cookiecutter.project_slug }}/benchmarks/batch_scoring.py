@@ -102,17 +102,49 @@ def usual(source: Path, output: Path, model_dir: Path) -> None:
         result.to_parquet(output, index=False)
 
 
-def measure(command: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of one fresh process."""
-    started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL)  # noqa: S603  (our own commands)
-    _, status, usage = os.wait4(process.pid, 0)
-    elapsed = time.perf_counter() - started
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode != 0:
-        msg = f"{' '.join(command)} exited with {process.returncode}"
-        raise RuntimeError(msg)
-    return elapsed, usage.ru_maxrss / 1024  # kilobytes on Linux
+# Runs a module or a script and records the peak memory of its own process. On Linux the
+# ru_maxrss of a child also counts this process's memory at the time it was started (the
+# generated data included); VmHWM counts only the child. Elsewhere ru_maxrss is used.
+PEAK_PROBE = """
+import atexit, runpy, sys
+report, kind, target = sys.argv[1:4]
+sys.argv = [target, *sys.argv[4:]]
+
+
+def write_peak():
+    with open("/proc/self/status") as status:
+        peak = next(line.split()[1] for line in status if line.startswith("VmHWM:"))
+    with open(report, "w") as out:
+        out.write(peak)
+
+
+atexit.register(write_peak)
+if kind == "module":
+    runpy.run_module(target, run_name="__main__", alter_sys=True)
+else:
+    runpy.run_path(target, run_name="__main__")
+"""
+
+
+def measure(kind: str, target: str, arguments: list[str]) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of one fresh process running a module or a script."""
+    with tempfile.NamedTemporaryFile(mode="r", suffix=".peak") as report:
+        probed = Path("/proc/self/status").is_file()
+        command = (
+            [sys.executable, "-c", PEAK_PROBE, report.name, kind, target, *arguments]
+            if probed
+            else [sys.executable, *(["-m"] if kind == "module" else []), target, *arguments]
+        )
+        started = time.perf_counter()
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL)  # noqa: S603  (our own commands)
+        _, status, usage = os.wait4(process.pid, 0)
+        elapsed = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+        if process.returncode != 0:
+            msg = f"{' '.join(command)} exited with {process.returncode}"
+            raise RuntimeError(msg)
+        peak_kilobytes = float(report.read() or 0) if probed else usage.ru_maxrss
+    return elapsed, peak_kilobytes / 1024
 
 
 def main() -> None:
@@ -147,15 +179,15 @@ def main() -> None:
         for source in (csv_path, parquet_path):
             output = folder / f"scores{source.suffix}"
             commands = {
-                "usual": [sys.executable, __file__, "--usual", str(source), str(output), str(model_dir)],
-                "streaming": [
-                    sys.executable, "-m", PACKAGE, "score", str(source), str(output),
-                    "--model-dir", str(model_dir),
-                ],
+                "usual": ("path", __file__, ["--usual", str(source), str(output), str(model_dir)]),
+                "streaming": (
+                    "module", PACKAGE,
+                    ["score", str(source), str(output), "--model-dir", str(model_dir)],
+                ),
             }  # fmt: skip
             walls: dict[str, float] = {}
-            for name, command in commands.items():
-                runs = [measure(command) for _ in range(arguments.runs)]
+            for name, (kind, target, options) in commands.items():
+                runs = [measure(kind, target, options) for _ in range(arguments.runs)]
                 wall = walls[name] = statistics.median(run[0] for run in runs)
                 rss = statistics.median(run[1] for run in runs)
                 size = f"{source.stat().st_size / 1e9:.2f} GB"

@@ -24,7 +24,7 @@ from {{ cookiecutter.package_name }}.core.dataset import Dataset, Feature, Featu
 from {{ cookiecutter.package_name }}.core.model import Model, ModelMetadata
 from {{ cookiecutter.package_name }}.core.scoring import check_batch, result_schema, score_matrix
 from {{ cookiecutter.package_name }}.io.adapters import FeatureReader
-from {{ cookiecutter.package_name }}.io.files import FileReader, FileWriter
+from {{ cookiecutter.package_name }}.io.files import FileReader, FileWriter, read_ahead
 from {{ cookiecutter.package_name }}.jobs import progress
 from {{ cookiecutter.package_name }}.jobs.scoring import QUARANTINED_EXIT_CODE, score
 
@@ -348,3 +348,44 @@ def test_progress_is_quiet_under_ci(
     with progress.rows_progress("scoring", total=10) as advance:
         advance(10)
     assert capsys.readouterr().err == ""
+
+
+def _numbered(
+    count: int, *, closed: list[bool], fail_at: int | None = None
+) -> Generator[pa.RecordBatch, None, None]:
+    try:
+        for index in range(count):
+            if index == fail_at:
+                raise pa.ArrowInvalid(f"conversion error at batch {index}")
+            yield pa.RecordBatch.from_pydict({"n": [index]})
+    finally:
+        closed.append(True)
+
+
+def test_read_ahead_yields_every_batch_in_order() -> None:
+    closed: list[bool] = []
+    numbers = [batch["n"][0].as_py() for batch in read_ahead(_numbered(7, closed=closed))]
+    assert numbers == list(range(7))
+    assert closed == [True]
+
+
+def test_read_ahead_raises_an_error_where_it_happened() -> None:
+    closed: list[bool] = []
+    seen: list[int] = []
+
+    def consume() -> None:
+        for batch in read_ahead(_numbered(7, closed=closed, fail_at=3)):
+            seen.append(batch["n"][0].as_py())
+
+    with pytest.raises(pa.ArrowInvalid, match="batch 3"):
+        consume()
+    assert seen == [0, 1, 2]
+    assert closed == [True]
+
+
+def test_read_ahead_stops_reading_when_the_consumer_stops() -> None:
+    closed: list[bool] = []
+    batches = read_ahead(_numbered(1000, closed=closed), depth=1)
+    assert next(batches)["n"][0].as_py() == 0
+    batches.close()
+    assert closed == [True]

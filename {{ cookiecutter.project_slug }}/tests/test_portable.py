@@ -50,13 +50,17 @@ def test_three_classes_use_softmax_and_stay_exact() -> None:
     assert form is not None
     assert form.output.link == "softmax"
     portable = PortablePipeline(form)
-    np.testing.assert_array_equal(portable.predict_proba(data.data), pipeline.predict_proba(data.data))
+    np.testing.assert_array_equal(
+        portable.predict_proba(data.data), pipeline.predict_proba(data.data)
+    )
     np.testing.assert_array_equal(portable.predict(data.data), pipeline.predict(data.data))
 
 
 def test_a_step_without_a_portable_form_leaves_the_model_to_its_artifact() -> None:
     data = load_iris()
-    pipeline = Pipeline([("poly", PolynomialFeatures(2)), ("model", LogisticRegression(max_iter=5000))])
+    pipeline = Pipeline(
+        [("poly", PolynomialFeatures(2)), ("model", LogisticRegression(max_iter=5000))]
+    )
     assert portable_form(pipeline.fit(data.data, data.target)) is None
 
 

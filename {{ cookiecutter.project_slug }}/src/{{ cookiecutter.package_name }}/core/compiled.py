@@ -64,7 +64,9 @@ def compile_pipeline(model: Any) -> CompiledPredictor:
         operations = _operations(step)
         (compiled if operations is not None else fallback).append(step_name)
         transforms.append(
-            transform_function(operations) if operations is not None else _checked_off(step.transform)
+            transform_function(operations)
+            if operations is not None
+            else _checked_off(step.transform)
         )
 
     def transform(rows: Matrix) -> Matrix:

@@ -56,29 +56,44 @@ _ARITHMETIC = {
 }
 
 
-def _step(operation: Operation) -> Transform:
+def _step(operation: Operation) -> Callable[[Matrix, Matrix | None], Matrix]:
+    """The operation as a function of the rows, writing into ``out`` when it is given."""
     values = np.asarray(operation.values, dtype=np.float64)
     if operation.kind == "fill_missing":
 
-        def fill(rows: Matrix) -> Matrix:
-            return np.where(np.isnan(rows), values, rows)
+        def fill(rows: Matrix, out: Matrix | None) -> Matrix:
+            missing = np.isnan(rows)
+            if not missing.any():  # checked rows in batch scoring never have any
+                return rows
+            if out is None:
+                return np.where(missing, values, rows)
+            np.copyto(out, np.broadcast_to(values, rows.shape), where=missing)
+            return out
 
         return fill
     ufunc = _ARITHMETIC[operation.kind]
 
-    def apply(rows: Matrix) -> Matrix:
-        return np.asarray(ufunc(rows, values), dtype=np.float64)
+    def apply(rows: Matrix, out: Matrix | None) -> Matrix:
+        return np.asarray(ufunc(rows, values, out=out), dtype=np.float64)
 
     return apply
 
 
 def transform_function(operations: tuple[Operation, ...]) -> Transform:
-    """The operations applied in order; the exact arithmetic of the scikit-learn steps."""
+    """The operations applied in order; the exact arithmetic of the scikit-learn steps.
+
+    The first operation that computes makes a new matrix; the next ones work in it, never in
+    the caller's rows.
+    """
     steps = [_step(operation) for operation in operations]
 
     def transform(rows: Matrix) -> Matrix:
+        owned: Matrix | None = None
         for step in steps:
-            rows = step(rows)
+            result = step(rows, owned)
+            if result is not rows:
+                owned = result
+            rows = result
         return rows
 
     return transform

@@ -5,6 +5,8 @@ Locations are local paths or URLs: ``file://``, the schemes pyarrow reads native
 """
 
 import contextlib
+import queue
+import threading
 import uuid
 from collections.abc import Generator
 from pathlib import Path
@@ -54,6 +56,49 @@ def file_format(location: str, filesystem: pafs.FileSystem, path: str) -> str:
     if filesystem.get_file_info(path).type == pafs.FileType.Directory:
         return PARQUET
     raise DataError(f"{location}: unsupported file type '{suffix}'; use .csv or .parquet")
+
+
+_END = object()
+
+
+def read_ahead(
+    batches: Generator[pa.RecordBatch, None, None], depth: int = 2
+) -> Generator[pa.RecordBatch, None, None]:
+    """The same batches, the next ``depth`` decoded in a thread while the caller works on the
+    current one (Arrow decodes without the GIL). An error is raised where it happened."""
+    ready: queue.Queue[object] = queue.Queue(maxsize=depth)
+    stopped = threading.Event()
+
+    def hand_over(item: object) -> bool:
+        while not stopped.is_set():
+            try:
+                ready.put(item, timeout=0.05)
+            except queue.Full:
+                continue
+            return True
+        return False
+
+    def produce() -> None:
+        try:
+            for batch in batches:
+                if not hand_over(batch):
+                    return
+            hand_over(_END)
+        except BaseException as error:  # handed to the consumer, raised there
+            hand_over(error)
+        finally:
+            batches.close()
+
+    producer = threading.Thread(target=produce, name="read-ahead", daemon=True)
+    producer.start()
+    try:
+        while (item := ready.get()) is not _END:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stopped.set()
+        producer.join()
 
 
 class FileReader(FeatureReader):
@@ -124,13 +169,13 @@ class FileReader(FeatureReader):
         columns = [name for name in [*self._numeric, *self._text] if name in self._names]
         if self._format == PARQUET:
             try:
-                yield from self._parquet_batches(columns)
+                yield from read_ahead(self._parquet_batches(columns))
             except (pa.ArrowInvalid, OSError) as error:
                 raise DataError(f"{self._location}: unreadable parquet file: {error}") from None
             return
         done = 0
         try:
-            for batch in self._csv_batches(columns, done, as_text=False):
+            for batch in read_ahead(self._csv_batches(columns, done, as_text=False)):
                 done += batch.num_rows
                 yield batch
             return
@@ -138,7 +183,7 @@ class FileReader(FeatureReader):
             if "conversion error" not in str(error):
                 raise DataError(f"{self._location}: malformed CSV: {error}") from None
         try:
-            yield from self._csv_batches(columns, done, as_text=True)
+            yield from read_ahead(self._csv_batches(columns, done, as_text=True))
         except pa.ArrowInvalid as error:
             raise DataError(f"{self._location}: malformed CSV: {error}") from None
 
