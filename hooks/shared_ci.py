@@ -1,7 +1,7 @@
 """The shared CI this repository publishes, exported from the generated projects' inline CI.
 
 Not a hook: it writes the two files a team's projects call when they answer
-``ci_style: shared`` (at the template's major-version tag, ``v<major>``):
+``ci_style: shared`` (at the template's shared-CI tag, ``ci-v<major>``):
 
 * ``.github/workflows/data-product.yml``, a GitHub reusable workflow (``workflow_call``);
 * ``templates/data-product.yml``, a GitLab CI template with ``spec: inputs`` (include it

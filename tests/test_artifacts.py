@@ -229,7 +229,7 @@ def _use_the_published_workflow(project: Path) -> dict[str, Any]:
     published = TEMPLATE_ROOT / shared_ci.GITHUB_WORKFLOW
     shutil.copy(published, project / shared_ci.GITHUB_WORKFLOW)
     caller = project / ".github/workflows/ci.yml"
-    text, count = re.subn(r"uses: \S+/\.github/workflows/data-product\.yml@v\d+",
+    text, count = re.subn(r"uses: \S+/\.github/workflows/data-product\.yml@ci-v\d+",
                           f"uses: ./{shared_ci.GITHUB_WORKFLOW}", caller.read_text())  # fmt: skip
     assert count == 1
     caller.write_text(text)
@@ -320,7 +320,7 @@ def _include_the_published_template(project: Path) -> None:
     (project / shared_ci.GITLAB_TEMPLATE).parent.mkdir()
     shutil.copy(TEMPLATE_ROOT / shared_ci.GITLAB_TEMPLATE, project / shared_ci.GITLAB_TEMPLATE)
     pipeline = project / ".gitlab-ci.yml"
-    text, count = re.subn(r"- project: \S+\n\s+ref: v\d+\n\s+file: (\S+)\n",
+    text, count = re.subn(r"- project: \S+\n\s+ref: ci-v\d+\n\s+file: (\S+)\n",
                           r"- local: \1\n", pipeline.read_text())  # fmt: skip
     assert count == 1
     pipeline.write_text(text)

@@ -211,13 +211,13 @@ def test_published_shared_ci_is_exported_from_the_inline_ci(path: Path) -> None:
     )
 
 
-def test_shared_ci_is_called_at_the_major_tag_of_this_release(tmp_path: Path) -> None:
+def test_shared_ci_is_called_at_the_ci_tag_of_this_release(tmp_path: Path) -> None:
     release = template_questions.questions()["template_release"]["default"]
     changelog = (TEMPLATE_ROOT / "CHANGELOG.md").read_text()
     newest = re.search(r"^## \[(\d+\.\d+\.\d+)\]", changelog, re.MULTILINE)
     assert newest, "CHANGELOG.md names no release"
     assert newest.group(1) == release, "copier.yml's template_release is not the newest release"
-    tag = f"v{release.split('.')[0]}"
+    tag = f"ci-v{release.split('.')[0]}"
     github = render(tmp_path / "github", {"ci_style": "shared"})
     assert f"data-product.yml@{tag}\n" in (github / ".github/workflows/ci.yml").read_text()
     gitlab = render(tmp_path / "gitlab", {"ci_style": "shared", "ci": "gitlab"})
