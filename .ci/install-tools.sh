@@ -45,7 +45,7 @@ if [ "$(gitlab-ci-local --version 2>/dev/null || true)" != "$gitlab_ci_local_ver
 fi
 
 # The Dockerfile's default Python and its pinned uv image, as stand-ins built locally.
-dockerfile='{{ cookiecutter.project_slug }}/{% if cookiecutter.docker %}Dockerfile{% endif %}'
+dockerfile='template/{{ cookiecutter.project_slug }}/{% if cookiecutter.docker %}Dockerfile{% endif %}'
 uv_version=$(sed -n 's|^ARG UV_IMAGE=ghcr.io/astral-sh/uv:||p' "$dockerfile")
 python_version=$(awk '/^python_version:/ {q=1} q && /default:/ {gsub(/[" ]/, "", $2); print $2; exit}' copier.yml)
 log "podman sandbox: python $python_version, uv $uv_version"

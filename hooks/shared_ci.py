@@ -4,7 +4,7 @@ Not a hook: it writes the two files a team's projects call when they answer
 ``ci_style: shared`` (at the template's shared-CI tag, ``ci-v<major>``):
 
 * ``.github/workflows/data-product.yml``, a GitHub reusable workflow (``workflow_call``);
-* ``templates/data-product.yml``, a GitLab CI template with ``spec: inputs`` (include it
+* ``shared-ci/gitlab/data-product.yml``, a GitLab CI template with ``spec: inputs`` (include it
   with ``include: project``, or publish this repository as a CI/CD component project).
 
 Both are the inline CI of the project template rendered with inputs in place of the answers,
@@ -22,7 +22,7 @@ import jinja2
 from template_questions import PROJECT_TEMPLATE, TEMPLATE_ROOT, asked_questions
 
 GITHUB_WORKFLOW = Path(".github/workflows/data-product.yml")
-GITLAB_TEMPLATE = Path("templates/data-product.yml")
+GITLAB_TEMPLATE = Path("shared-ci/gitlab/data-product.yml")
 NOTICE = (
     "# Published shared CI, exported by hooks/shared_ci.py from the project template's inline CI:\n"
     "# edit that, then run `python hooks/shared_ci.py`.\n"

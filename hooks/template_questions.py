@@ -2,9 +2,9 @@
 
 Copier reads copier.yml itself. This module serves the same questions to the rest:
 
-* ``cookiecutter.json`` is exported from it (``python hooks/template_questions.py``; a test
-  fails when the committed file is stale), so cookiecutter and cruft ask the same questions
-  with the same defaults;
+* ``template/cookiecutter.json`` is exported from it (``python hooks/template_questions.py``;
+  a test fails when the committed file is stale), so cookiecutter and cruft ask the same
+  questions with the same defaults;
 * ``hooks/pre_gen_project.py`` runs copier.yml's validators on cookiecutter's answers;
 * :class:`CopierFilters` gives cookiecutter's Jinja the filters that copier.yml uses;
 * the template's tests and docs read the questions through :func:`questions`.
@@ -28,9 +28,11 @@ import yaml
 from jinja2.ext import Extension
 
 TEMPLATE_ROOT = Path(__file__).resolve().parent.parent
-COOKIECUTTER_JSON = TEMPLATE_ROOT / "cookiecutter.json"
+# cookiecutter's and cruft's --directory, where they find cookiecutter.json, hooks/ and the tree.
+COOKIECUTTER_DIRECTORY = "template"
+COOKIECUTTER_JSON = TEMPLATE_ROOT / COOKIECUTTER_DIRECTORY / "cookiecutter.json"
 # The generated project's tree, named the way cookiecutter finds it (Copier's _subdirectory).
-PROJECT_TEMPLATE = "{{ cookiecutter.project_slug }}"
+PROJECT_TEMPLATE = "template/{{ cookiecutter.project_slug }}"
 
 
 class _CopierYamlLoader(yaml.SafeLoader):

@@ -76,7 +76,10 @@ def copy_working_tree(destination: Path) -> Path:
     ).stdout
     for name in filter(None, listed.split("\0")):
         source = TEMPLATE_ROOT / name
-        if source.is_file():
+        if source.is_symlink():  # template/hooks -> ../hooks: a link, as git stores it
+            (destination / name).parent.mkdir(parents=True, exist_ok=True)
+            (destination / name).symlink_to(source.readlink())
+        elif source.is_file():
             (destination / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, destination / name)
     git(destination, "init", "--quiet", "--initial-branch=main")

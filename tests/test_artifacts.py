@@ -317,7 +317,7 @@ def test_gitlab_ci_passes_its_schema(tmp_path: Path, style: str) -> None:
 
 def _include_the_published_template(project: Path) -> None:
     """Include this checkout's published template as a local file: GitLab is not reachable."""
-    (project / shared_ci.GITLAB_TEMPLATE).parent.mkdir()
+    (project / shared_ci.GITLAB_TEMPLATE).parent.mkdir(parents=True)
     shutil.copy(TEMPLATE_ROOT / shared_ci.GITLAB_TEMPLATE, project / shared_ci.GITLAB_TEMPLATE)
     pipeline = project / ".gitlab-ci.yml"
     text, count = re.subn(r"- project: \S+\n\s+ref: ci-v\d+\n\s+file: (\S+)\n",

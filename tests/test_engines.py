@@ -1,8 +1,9 @@
 """One tree, three engines: Copier, cookiecutter and cruft render the same project from it.
 
-The questions live in copier.yml only; cookiecutter.json is exported from it. The generated
-trees must be identical apart from each engine's answers file (.copier-answers.yml,
-.cruft.json), with and without the post-generation hook, for every answer set of the matrix.
+The questions live in copier.yml only; template/cookiecutter.json is exported from it, and
+cookiecutter and cruft render with `--directory template`. The generated trees must be
+identical apart from each engine's answers file (.copier-answers.yml, .cruft.json), with and
+without the post-generation hook, for every answer set of the matrix.
 """
 
 from __future__ import annotations
@@ -55,7 +56,8 @@ def cookiecutter(
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "cookiecutter", "--no-input", f"--output-dir={output}",
-         f"--accept-hooks={'yes' if hooks else 'no'}", str(template),
+         f"--accept-hooks={'yes' if hooks else 'no'}",
+         f"--directory={template_questions.COOKIECUTTER_DIRECTORY}", str(template),
          *(f"{name}={command_line_value(value)}" for name, value in answers.items())],
         capture_output=True, text=True, check=False, env=os.environ,
     )  # fmt: skip
@@ -91,7 +93,7 @@ def assert_identical(copier_project: Path, cookiecutter_project: Path) -> None:
 def test_cookiecutter_json_is_exported_from_copier_yml() -> None:
     committed = template_questions.COOKIECUTTER_JSON.read_text()
     assert committed == template_questions.cookiecutter_json(), (
-        "cookiecutter.json is stale: run `python hooks/template_questions.py`"
+        "template/cookiecutter.json is stale: run `python hooks/template_questions.py`"
     )
     context = json.loads(committed)
     for name, value in defaults().items():
@@ -172,8 +174,11 @@ def cruft(*args: str, cwd: Path) -> str:
 def test_cruft_updates_a_project_and_keeps_the_users_edits(tmp_path: Path) -> None:
     template = copy_working_tree(tmp_path / "template")
     git(template, "tag", "v1.0.0")
-    cruft("create", "--no-input", "--checkout=v1.0.0", str(template), cwd=tmp_path)
+    cruft("create", "--no-input", f"--directory={template_questions.COOKIECUTTER_DIRECTORY}",
+          "--checkout=v1.0.0", str(template), cwd=tmp_path)  # fmt: skip
     project = tmp_path / "data-product"
+    # cruft update renders both releases from the folder recorded here.
+    assert json.loads((project / ".cruft.json").read_text())["directory"] == "template"
     # The user's edits, committed: model code, and a README paragraph.
     pipeline = next(project.glob("src/*/core/pipeline.py"))
     pipeline.write_text(pipeline.read_text() + "\n# Tuned by the team.\n")
