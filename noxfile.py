@@ -21,16 +21,22 @@ def sync(session: nox.Session, group: str) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff and strict mypy over the hooks, the tests and this file."""
+    """ruff and strict mypy over the runtime, the hooks, the tests and this file."""
     sync(session, "lint")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("mypy")
+    # The runtime and its tests, with the runtime's settings (its pyproject.toml).
+    runtime_tests = "tests/runtime"
+    session.run(
+        "mypy", "--config-file=runtime/pyproject.toml", "runtime/src", runtime_tests,
+        env={"MYPYPATH": runtime_tests},
+    )  # fmt: skip
 
 
 @nox.session
 def quick(session: nox.Session) -> None:
-    """Render every answer set and check the trees and the refusals (seconds)."""
+    """The runtime's tests; render every answer set and check the trees and the refusals."""
     sync(session, "test")
     session.run("pytest", "-m", "not full", *session.posargs)
 

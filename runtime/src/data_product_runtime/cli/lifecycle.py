@@ -1,0 +1,205 @@
+"""Model lifecycle commands: train, evaluate, promote, roll back, export and inspect the registry."""
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from data_product_runtime.cli.common import (
+    ModelDirOption,
+    current_project,
+    fail,
+    load_settings,
+    print_table,
+    user_errors,
+)
+from data_product_runtime.core.aliases import PRODUCTION
+
+OutputFolderOption = Annotated[Path, typer.Option(help="Folder to write into.")]
+ActorOption = Annotated[str | None, typer.Option(help="Who moves the alias (default: this user).")]
+
+
+def train(
+    data: Annotated[
+        Path | None,
+        typer.Option(help="CSV or Parquet training table (default: the bundled dataset)."),
+    ] = None,
+    target: Annotated[str | None, typer.Option(help="Target column of --data.")] = None,
+    model_dir: ModelDirOption = None,
+) -> None:
+    """Train the model, evaluate it on held-out data and store it as the new candidate."""
+    settings = load_settings(data_path=data, target_column=target, model_dir=model_dir)
+    with user_errors():
+        from data_product_runtime.jobs.training import train as run_training
+
+        metadata = run_training(current_project(), settings)
+    metrics = ", ".join(f"{name}={value:.4f}" for name, value in metadata.metrics.items())
+    typer.echo(f"trained model {metadata.version} on {metadata.training_data.rows} rows: {metrics}")
+    typer.echo(f"stored in {settings.model_dir / metadata.version} as the candidate")
+
+
+def evaluate(
+    model: Annotated[
+        str | None, typer.Argument(help="Version or alias to evaluate (default: candidate).")
+    ] = None,
+    against: Annotated[
+        str | None,
+        typer.Option(help="Alias or version to compare with; exit 1 if the model is worse."),
+    ] = None,
+    output: OutputFolderOption = Path("reports"),
+    model_dir: ModelDirOption = None,
+) -> None:
+    """Metrics and plots on held-out data, side by side with --against; the quality gate."""
+    settings = load_settings(model_dir=model_dir)
+    with user_errors():
+        from data_product_runtime.jobs.evaluation import evaluate as run_evaluation
+
+        report = run_evaluation(current_project(), settings, model, against, output)
+    table = Table("metric", *(f"{e.role}\n{e.version}" for e in report.evaluations))
+    for name in report.evaluations[0].metrics:
+        marker = " (primary)" if name == current_project().problem.primary_metric else ""
+        table.add_row(name + marker, *(f"{e.metrics[name]:.4f}" for e in report.evaluations))
+    print_table(table)
+    typer.echo(f"report: {report.page}")
+    if report.verdict is not None:
+        typer.echo(report.verdict.message)
+        if not report.verdict.passed:
+            raise typer.Exit(code=1)
+
+
+def promote(
+    model: Annotated[str, typer.Argument(help="Version (or alias) to promote.")],
+    alias: Annotated[str, typer.Option(help="Alias to point at it.")] = PRODUCTION,
+    actor: ActorOption = None,
+    model_dir: ModelDirOption = None,
+) -> None:
+    """Point an alias (production by default) at a model version."""
+    settings = load_settings(model_dir=model_dir)
+    with user_errors():
+        from data_product_runtime.io.registries import open_registry
+
+        move = open_registry(settings).promote(model, alias, actor)
+    typer.echo(f"{move.alias}: {move.previous or '(unset)'} -> {move.version}")
+
+
+def rollback(
+    alias: Annotated[str, typer.Option(help="Alias to move back.")] = PRODUCTION,
+    actor: ActorOption = None,
+    model_dir: ModelDirOption = None,
+) -> None:
+    """Move an alias (production by default) back to the version it held before."""
+    settings = load_settings(model_dir=model_dir)
+    with user_errors():
+        from data_product_runtime.io.registries import open_registry
+
+        move = open_registry(settings).rollback(alias, actor)
+    typer.echo(f"{move.alias}: {move.previous} -> {move.version} (rolled back)")
+
+
+def export_onnx(
+    model: Annotated[
+        str | None, typer.Argument(help="Version or alias (default: production, else the newest).")
+    ] = None,
+    output: OutputFolderOption = Path("exports"),
+    model_dir: ModelDirOption = None,
+) -> None:
+    """Export a model to ONNX after proving it predicts what scikit-learn does on held-out data."""
+    settings = load_settings(model_dir=model_dir)
+    with user_errors():
+        from data_product_runtime.core.evaluation import split
+        from data_product_runtime.io.onnx_export import ParityError, export
+        from data_product_runtime.io.registries import open_registry
+
+        loaded = open_registry(settings).load(model)
+        project = current_project()
+        dataset, _ = project.load_data(settings)
+        _, test_set = split(dataset, project.problem, settings.test_size, settings.random_seed)
+        try:
+            exported = export(loaded, test_set.features, output / loaded.version)
+        except ParityError as error:
+            raise fail(f"not exported: {error}") from None
+    typer.echo(
+        f"exported {loaded.version} to {exported.path} (sha256 {exported.sha256[:12]}, "
+        f"max difference {exported.max_difference:.2g} on {len(test_set)} held-out rows)"
+    )
+
+
+def list_models(model_dir: ModelDirOption = None) -> None:
+    """Every stored version with its primary metric and aliases."""
+    settings = load_settings(model_dir=model_dir)
+    with user_errors():
+        from data_product_runtime.io.registries import open_registry
+        from data_product_runtime.io.registry import ArtifactRefusedError
+
+        primary = current_project().problem.primary_metric
+        registry = open_registry(settings)
+        aliases = registry.aliases()
+        table = Table("version", "created", primary, "training rows", "aliases")
+        for version in registry.versions():
+            names = ", ".join(sorted(a for a, v in aliases.items() if v == version))
+            try:
+                metadata = registry.read_metadata(version)
+            except ArtifactRefusedError as error:
+                table.add_row(version, "[red]unusable[/red]", "", "", names, end_section=False)
+                typer.secho(f"warning: {error}", err=True, fg=typer.colors.YELLOW)
+                continue
+            table.add_row(
+                version,
+                f"{metadata.created_at:%Y-%m-%d %H:%M:%S}",
+                f"{metadata.metrics[primary]:.4f}",
+                str(metadata.training_data.rows),
+                names,
+            )
+    print_table(table)
+
+
+def show_model(
+    model: Annotated[str, typer.Argument(help="Version or alias.")],
+    model_dir: ModelDirOption = None,
+) -> None:
+    """The full metadata of a version, as JSON."""
+    settings = load_settings(model_dir=model_dir)
+    with user_errors():
+        from data_product_runtime.io.registries import open_registry
+
+        metadata = open_registry(settings).metadata(model)
+    typer.echo(metadata.model_dump_json(indent=2))
+
+
+def alias_history(
+    alias: Annotated[str | None, typer.Option(help="Only this alias.")] = None,
+    at: Annotated[
+        datetime | None,
+        typer.Option(
+            help="Instead, which version --alias pointed to at this time (UTC if no zone)."
+        ),
+    ] = None,
+    model_dir: ModelDirOption = None,
+) -> None:
+    """Who moved which alias when, from which version to which."""
+    settings = load_settings(model_dir=model_dir)
+    with user_errors():
+        from data_product_runtime.core.aliases import version_at
+        from data_product_runtime.io.registries import open_registry
+
+        history = open_registry(settings).history()
+    if at is not None:
+        if alias is None:
+            raise fail("--at needs --alias")
+        when = at if at.tzinfo else at.replace(tzinfo=UTC)
+        typer.echo(version_at(history, alias, when) or f"'{alias}' was not set at {when}")
+        return
+    table = Table("when (UTC)", "alias", "from", "to", "by", "kind")
+    for move in history:
+        if alias is None or move.alias == alias:
+            table.add_row(
+                f"{move.at:%Y-%m-%d %H:%M:%S}",
+                move.alias,
+                move.previous or "",
+                move.version,
+                move.actor,
+                move.kind,
+            )
+    print_table(table)

@@ -1,0 +1,83 @@
+"""Serving commands."""
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from data_product_runtime.cli.common import (
+    ModelDirOption,
+    current_project,
+    fail,
+    load_settings,
+    user_errors,
+)
+
+
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to bind to.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model", help="Version or alias to serve (default: production, else the newest)."
+        ),
+    ] = None,
+    routing: Annotated[
+        Path | None, typer.Option(help="JSON file of A/B variants and shadow models.")
+    ] = None,
+    workers: Annotated[int | None, typer.Option(help="Service processes (default: 1).")] = None,
+    model_dir: ModelDirOption = None,
+) -> None:
+    """Serve models over HTTP: /predict, /predict/batch, /health, /ready, /models, /metrics, /docs."""
+    settings = load_settings(
+        host=host,
+        port=port,
+        model_version=model,
+        routing_file=routing,
+        workers=workers,
+        model_dir=model_dir,
+    )
+    project = current_project()
+    with user_errors():
+        import uvicorn
+
+        from data_product_runtime.io.registry import ModelRegistryError
+        from data_product_runtime.service.asgi import app_from_settings
+        from data_product_runtime.service.state import RoutingError
+
+        try:
+            # Built here even with several workers: a missing model is reported before forking.
+            app = app_from_settings(project, settings)
+        except (ModelRegistryError, RoutingError) as error:
+            raise fail(f"cannot serve: {error}") from None
+    for variant, served in app.state.holder.current.variants.items():
+        typer.echo(f"serving model {served.version} as variant '{variant}'")
+    for served in app.state.holder.current.shadows:
+        typer.echo(f"scoring model {served.version} in the shadow")
+    typer.echo(f"on http://{settings.host}:{settings.port} with {settings.workers} worker(s)")
+    options: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": settings.log_level,
+        "access_log": False,  # every request is in the prediction log and the metrics
+        "timeout_graceful_shutdown": 30,
+    }
+    if settings.workers == 1:
+        uvicorn.run(app, **options)
+        return
+    # Workers build the app from the environment: pass on what the options changed, and
+    # give prometheus_client a folder to add up the workers' metrics in.
+    for name, value in settings.model_dump(exclude_unset=True).items():
+        if value is not None:
+            os.environ[f"{project.env_prefix}{name.upper()}"] = str(value)
+    project.export()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix=f"{project.name}-metrics-")
+    uvicorn.run(
+        "data_product_runtime.service.asgi:app_from_environment",
+        factory=True,
+        workers=settings.workers,
+        **options,
+    )

@@ -1,0 +1,1 @@
+"""Pure model code: no files, no network, no clocks. Everything here is deterministic."""

@@ -1,0 +1,31 @@
+"""Held-out split, metrics, and the naive baseline every model must beat."""
+
+from typing import Any
+
+import numpy as np
+from sklearn.model_selection import train_test_split
+
+from data_product_runtime.core.dataset import Dataset
+from data_product_runtime.core.problems import Problem
+
+
+def split(
+    dataset: Dataset, problem: Problem, test_size: float, random_seed: int
+) -> tuple[Dataset, Dataset]:
+    """Deterministic train/test split, stratified where the problem type keeps a proportion."""
+    rows = np.arange(len(dataset))
+    train_rows, test_rows = train_test_split(
+        rows, test_size=test_size, random_state=random_seed, stratify=problem.stratify(dataset)
+    )
+    return dataset.take(train_rows), dataset.take(test_rows)
+
+
+def score(model: Any, problem: Problem, test: Dataset) -> dict[str, float]:
+    """Metrics of a fitted estimator on held-out data."""
+    return problem.metrics(model, test)
+
+
+def baseline_score(problem: Problem, train: Dataset, test: Dataset) -> dict[str, float]:
+    """Metrics of the naive baseline, fitted on the training rows, ignoring the features."""
+    baseline = problem.baseline().fit(train.features, train.target)
+    return problem.metrics(baseline, test)

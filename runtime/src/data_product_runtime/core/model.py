@@ -1,0 +1,93 @@
+"""A trained model: the fitted pipeline, what is known about it, and how it predicts."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from pydantic import BaseModel, ConfigDict, Field
+
+from data_product_runtime.core.dataset import Feature
+from data_product_runtime.core.drift import DriftReference
+from data_product_runtime.core.portable import PortableForm
+from data_product_runtime.core.problems import Label, Problem, ProblemType, problem_for
+
+
+class DataFingerprint(BaseModel):
+    """Which data a model was trained on, without keeping the data."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    source: str
+    rows: int
+    sha256: str
+
+
+class TrainingReport(BaseModel):
+    """Everything training learns about a model, before it is stored."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    problem_type: ProblemType
+    features: tuple[Feature, ...] = Field(min_length=1)
+    target: str
+    classes: tuple[Label, ...] | None = None
+    hyperparameters: dict[str, Any]
+    metrics: dict[str, float]
+    baseline_metrics: dict[str, float]
+    training_data: DataFingerprint
+    test_data: DataFingerprint
+    # Training distributions of the inputs and of the model's score, for drift monitoring.
+    input_reference: DriftReference | None = None
+    score_reference: DriftReference | None = None
+    # The pipeline as numbers, when it has that form and gives exactly its outputs.
+    portable: PortableForm | None = None
+
+
+class ModelMetadata(TrainingReport):
+    """A stored model version: the training report plus identity and provenance."""
+
+    version: str
+    created_at: datetime
+    package_version: str
+    git_commit: str | None = None
+    library_versions: dict[str, str]
+    artifact_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+    @property
+    def feature_names(self) -> tuple[str, ...]:
+        return tuple(feature.name for feature in self.features)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One model output: the prediction and, for a classifier, the probability of each class."""
+
+    value: Label
+    probabilities: dict[str, float] | None = None
+
+
+@dataclass(frozen=True)
+class Model:
+    """A fitted pipeline together with its metadata."""
+
+    pipeline: Any
+    metadata: ModelMetadata
+
+    @property
+    def version(self) -> str:
+        return self.metadata.version
+
+    @property
+    def problem(self) -> Problem:
+        return problem_for(self.metadata.problem_type)
+
+    def outputs(self, rows: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Class probabilities or values for a matrix whose columns follow ``metadata.features``."""
+        return self.problem.outputs(self.pipeline, rows)
+
+    def predict(self, rows: NDArray[np.float64]) -> list[Prediction]:
+        """Predict for a matrix whose columns follow ``metadata.features``."""
+        answers = self.problem.predictions(self.outputs(rows), self.metadata.classes)
+        return [Prediction(answer["prediction"], answer.get("probabilities")) for answer in answers]

@@ -1,0 +1,226 @@
+"""What differs between problem types, in one object per type.
+
+A model's metadata records its ``problem_type``; :func:`problem_for` turns that one value into
+the object that knows the type's outputs, metrics, naive baseline, monitored score, the shape
+of a prediction and of a batch result. Nothing else in the runtime branches on the type.
+"""
+
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+import pyarrow as pa
+from numpy.typing import NDArray
+
+from data_product_runtime.core.dataset import Dataset, to_identifier
+
+ProblemType = Literal["classification", "regression"]
+Label = str | int | float
+
+
+def as_label(label: Any) -> Label:
+    """A plain Python label from a numpy scalar, so that it serialises to JSON."""
+    plain = label.item() if isinstance(label, np.generic) else label
+    if isinstance(plain, bool) or not isinstance(plain, str | int | float):
+        return str(plain)
+    return plain
+
+
+class Problem(ABC):
+    """The behaviour of one problem type; stateless, one instance per type."""
+
+    name: ClassVar[ProblemType]
+    # The metric that decides whether one model is better than another (higher is better).
+    primary_metric: ClassVar[str]
+    # Buckets of the monitored score's histogram in /metrics.
+    score_buckets: ClassVar[tuple[float, ...]]
+
+    @abstractmethod
+    def outputs(self, pipeline: Any, rows: NDArray[np.float64]) -> NDArray[np.float64]:
+        """What the model computes for rows: class probabilities (2-d) or values (1-d)."""
+
+    @abstractmethod
+    def classes(self, pipeline: Any) -> tuple[Label, ...] | None:
+        """The labels a classifier predicts, in the order of its probability columns."""
+
+    @abstractmethod
+    def stratify(self, dataset: Dataset) -> NDArray[Any] | None:
+        """What the train/test split keeps in proportion, if anything."""
+
+    @abstractmethod
+    def metrics(self, pipeline: Any, test: Dataset) -> dict[str, float]:
+        """Metrics of a fitted estimator on held-out data."""
+
+    @abstractmethod
+    def baseline(self) -> Any:
+        """The naive estimator every model must beat, ignoring the features."""
+
+    @abstractmethod
+    def scores(self, outputs: NDArray[np.float64]) -> NDArray[np.float64]:
+        """The one number per prediction whose distribution is monitored."""
+
+    @abstractmethod
+    def predictions(
+        self, outputs: NDArray[np.float64], classes: tuple[Label, ...] | None
+    ) -> list[dict[str, Any]]:
+        """Outputs as the service answers them, one dictionary per row."""
+
+    @abstractmethod
+    def result_columns(
+        self, outputs: NDArray[np.float64], classes: tuple[Label, ...] | None
+    ) -> dict[str, pa.Array]:
+        """Outputs as batch scoring writes them (``prediction`` first)."""
+
+    def empty_outputs(self, classes: tuple[Label, ...] | None) -> NDArray[np.float64]:
+        """The outputs of no rows, shaped as those of some rows."""
+        return np.empty((0, len(classes or ())))
+
+
+class Classification(Problem):
+    """Labels with a probability for each class; ROC AUC decides."""
+
+    name = "classification"
+    primary_metric = "roc_auc"
+    score_buckets = tuple(round(0.1 * step, 1) for step in range(1, 10))
+
+    def outputs(self, pipeline: Any, rows: NDArray[np.float64]) -> NDArray[np.float64]:
+        return np.asarray(pipeline.predict_proba(rows), dtype=np.float64)
+
+    def classes(self, pipeline: Any) -> tuple[Label, ...]:
+        return tuple(as_label(label) for label in pipeline.classes_)
+
+    def stratify(self, dataset: Dataset) -> NDArray[Any]:
+        return dataset.target
+
+    def metrics(self, pipeline: Any, test: Dataset) -> dict[str, float]:
+        from sklearn.metrics import accuracy_score, f1_score, log_loss, roc_auc_score  # noqa: PLC0415
+
+        classes = pipeline.classes_
+        probabilities = pipeline.predict_proba(test.features)
+        predicted = classes[probabilities.argmax(axis=1)]
+        if len(classes) == 2:  # noqa: PLR2004  (binary: ROC AUC of the positive class)
+            roc_auc = roc_auc_score(test.target == classes[1], probabilities[:, 1])
+        else:
+            roc_auc = roc_auc_score(test.target, probabilities, multi_class="ovr", labels=classes)
+        return {
+            "accuracy": float(accuracy_score(test.target, predicted)),
+            "roc_auc": float(roc_auc),
+            "f1": float(f1_score(test.target, predicted, average="macro")),
+            "log_loss": float(log_loss(test.target, probabilities, labels=classes)),
+        }
+
+    def baseline(self) -> Any:
+        from sklearn.dummy import DummyClassifier  # noqa: PLC0415
+
+        return DummyClassifier(strategy="prior")
+
+    def scores(self, outputs: NDArray[np.float64]) -> NDArray[np.float64]:
+        """The probability of the positive class (binary) or of the predicted class."""
+        if outputs.shape[1] == 2:  # noqa: PLR2004
+            return outputs[:, 1]
+        return np.asarray(outputs.max(axis=1))
+
+    def predictions(
+        self, outputs: NDArray[np.float64], classes: tuple[Label, ...] | None
+    ) -> list[dict[str, Any]]:
+        labels = classes or ()
+        names = [str(label) for label in labels]
+        return [
+            {
+                "prediction": labels[int(row.argmax())],
+                "probabilities": dict(zip(names, row.tolist(), strict=True)),
+            }
+            for row in outputs
+        ]
+
+    def result_columns(
+        self, outputs: NDArray[np.float64], classes: tuple[Label, ...] | None
+    ) -> dict[str, pa.Array]:
+        from data_product_runtime.core.scoring import from_numpy, from_texts  # noqa: PLC0415
+
+        known = np.asarray(classes or ())
+        labels = (
+            from_texts([str(label) for label in known])
+            if known.dtype.kind in "OU"
+            else from_numpy(known)
+        )
+        columns = {"prediction": labels.take(from_numpy(outputs.argmax(axis=1)))}
+        for position, label in enumerate(known):
+            name = f"probability_{to_identifier(str(label))}"
+            columns[name] = from_numpy(outputs[:, position].astype(np.float64))
+        return columns
+
+
+class Regression(Problem):
+    """One value per row; R² decides."""
+
+    name = "regression"
+    primary_metric = "r2"
+    # The monitored score is the predicted value: adjust these to its range.
+    score_buckets = (25.0, 50.0, 75.0, 100.0, 150.0, 200.0, 250.0, 300.0)
+
+    def outputs(self, pipeline: Any, rows: NDArray[np.float64]) -> NDArray[np.float64]:
+        return np.asarray(pipeline.predict(rows), dtype=np.float64)
+
+    def classes(self, pipeline: Any) -> None:  # noqa: ARG002
+        return None
+
+    def stratify(self, dataset: Dataset) -> None:  # noqa: ARG002
+        return None
+
+    def metrics(self, pipeline: Any, test: Dataset) -> dict[str, float]:
+        from sklearn.metrics import (  # noqa: PLC0415
+            mean_absolute_error,
+            r2_score,
+            root_mean_squared_error,
+        )
+
+        predicted = pipeline.predict(test.features)
+        return {
+            "rmse": float(root_mean_squared_error(test.target, predicted)),
+            "mae": float(mean_absolute_error(test.target, predicted)),
+            "r2": float(r2_score(test.target, predicted)),
+        }
+
+    def baseline(self) -> Any:
+        from sklearn.dummy import DummyRegressor  # noqa: PLC0415
+
+        return DummyRegressor(strategy="mean")
+
+    def scores(self, outputs: NDArray[np.float64]) -> NDArray[np.float64]:
+        """The predicted value."""
+        return outputs
+
+    def predictions(
+        self,
+        outputs: NDArray[np.float64],
+        classes: tuple[Label, ...] | None,  # noqa: ARG002
+    ) -> list[dict[str, Any]]:
+        return [{"prediction": value} for value in outputs.tolist()]
+
+    def result_columns(
+        self,
+        outputs: NDArray[np.float64],
+        classes: tuple[Label, ...] | None,  # noqa: ARG002
+    ) -> dict[str, pa.Array]:
+        from data_product_runtime.core.scoring import from_numpy  # noqa: PLC0415
+
+        return {"prediction": from_numpy(np.asarray(outputs, dtype=np.float64))}
+
+    def empty_outputs(self, classes: tuple[Label, ...] | None) -> NDArray[np.float64]:  # noqa: ARG002
+        return np.empty(0)
+
+
+PROBLEMS: dict[str, Problem] = {
+    problem.name: problem for problem in (Classification(), Regression())
+}
+
+
+def problem_for(name: str) -> Problem:
+    """The problem object for a recorded ``problem_type``."""
+    try:
+        return PROBLEMS[name]
+    except KeyError:
+        known = ", ".join(sorted(PROBLEMS))
+        msg = f"unknown problem type '{name}' (known: {known})"
+        raise ValueError(msg) from None

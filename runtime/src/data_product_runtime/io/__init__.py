@@ -1,0 +1,1 @@
+"""Side effects: reading data, storing and loading models."""

@@ -1,0 +1,267 @@
+"""CSV and Parquet files as a feature source and a result sink, streamed batch by batch.
+
+Locations are local paths or URLs: ``file://``, the schemes pyarrow reads natively (``s3://``,
+``gs://``, ``hdfs://``) and any other fsspec scheme once its fsspec package is installed.
+"""
+
+import contextlib
+import queue
+import threading
+import uuid
+from collections.abc import Generator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+if TYPE_CHECKING:
+    import pyarrow.dataset as ds
+
+from data_product_runtime.io.adapters import FeatureReader, ResultWriter
+from data_product_runtime.io.datasets import DataError
+
+CSV = "csv"
+PARQUET = "parquet"
+_FORMATS = {".csv": CSV, ".parquet": PARQUET, ".pq": PARQUET}
+
+
+def resolve(location: str) -> tuple[pafs.FileSystem, str]:
+    """The filesystem a location lives on and the path inside it."""
+    if "://" not in location:
+        return pafs.LocalFileSystem(), str(Path(location).absolute())
+    try:
+        filesystem, path = pafs.FileSystem.from_uri(location)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        try:
+            import fsspec  # noqa: PLC0415  (optional: only URLs of other schemes need it)
+        except ImportError:
+            msg = f"{location}: unknown URL scheme; install fsspec and its package for it"
+            raise DataError(msg) from None
+        try:
+            spec_filesystem, path = fsspec.core.url_to_fs(location)
+        except (ImportError, ValueError) as error:
+            raise DataError(f"{location}: {error}") from None
+        return pafs.PyFileSystem(pafs.FSSpecHandler(spec_filesystem)), path
+    return filesystem, path
+
+
+def file_format(location: str, filesystem: pafs.FileSystem, path: str) -> str:
+    """CSV or Parquet, from the suffix; a folder is a Parquet dataset (as Spark writes them)."""
+    suffix = Path(path).suffix.lower()
+    if suffix in _FORMATS:
+        return _FORMATS[suffix]
+    if filesystem.get_file_info(path).type == pafs.FileType.Directory:
+        return PARQUET
+    raise DataError(f"{location}: unsupported file type '{suffix}'; use .csv or .parquet")
+
+
+_END = object()
+
+
+def read_ahead(
+    batches: Generator[pa.RecordBatch, None, None], depth: int = 2
+) -> Generator[pa.RecordBatch, None, None]:
+    """The same batches, the next ``depth`` decoded in a thread while the caller works on the
+    current one (Arrow decodes without the GIL). An error is raised where it happened."""
+    ready: queue.Queue[object] = queue.Queue(maxsize=depth)
+    stopped = threading.Event()
+
+    def hand_over(item: object) -> bool:
+        while not stopped.is_set():
+            try:
+                ready.put(item, timeout=0.05)
+            except queue.Full:
+                continue
+            return True
+        return False
+
+    def produce() -> None:
+        try:
+            for batch in batches:
+                if not hand_over(batch):
+                    return
+            hand_over(_END)
+        except BaseException as error:  # handed to the consumer, raised there
+            hand_over(error)
+        finally:
+            batches.close()
+
+    producer = threading.Thread(target=produce, name="read-ahead", daemon=True)
+    producer.start()
+    try:
+        while (item := ready.get()) is not _END:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stopped.set()
+        producer.join()
+
+
+class FileReader(FeatureReader):
+    """Rows of a CSV file, a Parquet file or a folder of Parquet files, batch by batch.
+
+    CSV columns are read with the types the scorer wants (features as numbers, the key as
+    text), which is fast. A value that is not a number stops that fast path: the rest of the
+    file is then read as text from the same row on, and each bad value is reported by the
+    scorer instead of failing the whole file.
+    """
+
+    def __init__(
+        self,
+        location: str,
+        *,
+        numeric_columns: list[str],
+        text_columns: list[str],
+        batch_rows: int,
+        csv_block_bytes: int,
+    ) -> None:
+        self._location = location
+        self._filesystem, self._path = resolve(location)
+        info = self._filesystem.get_file_info(self._path)
+        if info.type == pafs.FileType.NotFound:
+            raise DataError(f"{location}: no such file")
+        self._format = file_format(location, self._filesystem, self._path)
+        self._numeric = numeric_columns
+        self._text = text_columns
+        self._batch_rows = batch_rows
+        self._block_bytes = csv_block_bytes
+        self._names, self._rows = self._inspect()
+
+    @property
+    def location(self) -> str:
+        return self._location
+
+    @property
+    def column_names(self) -> list[str]:
+        return list(self._names)
+
+    @property
+    def total_rows(self) -> int | None:
+        return self._rows
+
+    def _inspect(self) -> tuple[list[str], int | None]:
+        try:
+            if self._format == PARQUET:
+                if self._filesystem.get_file_info(self._path).type == pafs.FileType.File:
+                    with self._filesystem.open_input_file(self._path) as source:
+                        metadata = pq.ParquetFile(source).metadata
+                        return list(metadata.schema.to_arrow_schema().names), metadata.num_rows
+                dataset = self._dataset()
+                return list(dataset.schema.names), dataset.count_rows()
+            with self._filesystem.open_input_stream(self._path) as stream:
+                return list(pa_csv.open_csv(stream, self._read_options(0)).schema.names), None
+        except (pa.ArrowInvalid, OSError) as error:
+            raise DataError(f"{self._location}: unreadable {self._format} file: {error}") from None
+
+    def _dataset(self) -> "ds.Dataset":
+        import pyarrow.dataset as ds  # noqa: PLC0415  (a large import: folders of files only)
+
+        return ds.dataset(self._path, format="parquet", filesystem=self._filesystem)
+
+    def _read_options(self, skip_rows: int) -> pa_csv.ReadOptions:
+        return pa_csv.ReadOptions(block_size=self._block_bytes, skip_rows_after_names=skip_rows)
+
+    def batches(self) -> Generator[pa.RecordBatch, None, None]:
+        columns = [name for name in [*self._numeric, *self._text] if name in self._names]
+        if self._format == PARQUET:
+            try:
+                yield from read_ahead(self._parquet_batches(columns))
+            except (pa.ArrowInvalid, OSError) as error:
+                raise DataError(f"{self._location}: unreadable parquet file: {error}") from None
+            return
+        done = 0
+        try:
+            for batch in read_ahead(self._csv_batches(columns, done, as_text=False)):
+                done += batch.num_rows
+                yield batch
+            return
+        except pa.ArrowInvalid as error:
+            if "conversion error" not in str(error):
+                raise DataError(f"{self._location}: malformed CSV: {error}") from None
+        try:
+            yield from read_ahead(self._csv_batches(columns, done, as_text=True))
+        except pa.ArrowInvalid as error:
+            raise DataError(f"{self._location}: malformed CSV: {error}") from None
+
+    def _parquet_batches(self, columns: list[str]) -> Generator[pa.RecordBatch, None, None]:
+        """A file one row group at a time; a folder of files through a bounded dataset scan."""
+        if self._filesystem.get_file_info(self._path).type == pafs.FileType.File:
+            with self._filesystem.open_input_file(self._path) as source:
+                # Without pre-buffering, only the row group being decoded is held in memory.
+                parquet = pq.ParquetFile(source, pre_buffer=False, buffer_size=1 << 16)
+                yield from parquet.iter_batches(batch_size=self._batch_rows, columns=columns)
+            return
+        yield from (
+            self._dataset()
+            .scanner(
+                columns=columns,
+                batch_size=self._batch_rows,
+                batch_readahead=2,
+                fragment_readahead=1,
+            )
+            .to_batches()
+        )
+
+    def _csv_batches(
+        self, columns: list[str], skip: int, *, as_text: bool
+    ) -> Generator[pa.RecordBatch, None, None]:
+        types = dict.fromkeys(self._text, pa.string())
+        types.update(dict.fromkeys(self._numeric, pa.string() if as_text else pa.float64()))
+        options = pa_csv.ConvertOptions(
+            include_columns=columns, column_types=types, strings_can_be_null=True
+        )
+        with self._filesystem.open_input_stream(self._path) as stream:
+            reader = pa_csv.open_csv(stream, self._read_options(skip), convert_options=options)
+            yield from reader
+
+
+class FileWriter(ResultWriter):
+    """Rows into a CSV or Parquet file, written aside and moved into place on commit."""
+
+    def __init__(self, location: str, schema: pa.Schema) -> None:
+        self._location = location
+        self._filesystem, self._path = resolve(location)
+        self._format = file_format(location, self._filesystem, self._path)
+        parent, _, name = self._path.rpartition("/")
+        self._partial = f"{parent}/.{name}.{uuid.uuid4().hex}.partial"
+        try:
+            if parent:
+                self._filesystem.create_dir(parent, recursive=True)
+            self._sink = self._filesystem.open_output_stream(self._partial)
+        except OSError as error:
+            raise DataError(f"{location}: cannot write there: {error}") from None
+        self._writer: pa_csv.CSVWriter | pq.ParquetWriter
+        if self._format == CSV:
+            self._writer = pa_csv.CSVWriter(self._sink, schema)
+        else:
+            self._writer = pq.ParquetWriter(self._sink, schema)
+        self._open = True
+
+    @property
+    def location(self) -> str:
+        return self._location
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        self._writer.write_batch(batch)
+
+    def _close_sink(self) -> None:
+        if self._open:
+            self._open = False
+            self._writer.close()
+            self._sink.close()
+
+    def commit(self) -> None:
+        self._close_sink()
+        self._filesystem.move(self._partial, self._path)
+
+    def discard(self) -> None:
+        if not self._open:
+            return
+        with contextlib.suppress(Exception):  # cleaning up after another failure
+            self._close_sink()
+        with contextlib.suppress(OSError, FileNotFoundError):
+            self._filesystem.delete_file(self._partial)

@@ -1,0 +1,15 @@
+"""Choose the registry backend from the settings."""
+
+from data_product_runtime.io.local_registry import LocalModelRegistry
+from data_product_runtime.io.registry import ModelRegistry
+from data_product_runtime.settings import Settings
+
+
+def open_registry(settings: Settings) -> ModelRegistry:
+    """The registry the settings point at."""
+    if settings.registry_backend == "mlflow":
+        # Imported only when used: the MLflow client is a large import.
+        from data_product_runtime.io.mlflow_registry import MlflowModelRegistry
+
+        return MlflowModelRegistry(settings.mlflow_tracking_uri, settings.mlflow_model_name)
+    return LocalModelRegistry(settings.model_dir)

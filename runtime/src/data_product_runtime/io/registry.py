@@ -1,0 +1,235 @@
+"""The model registry: versions with metadata, aliases with a history, verified loading.
+
+``ModelRegistry`` holds everything that does not depend on where models are stored: version
+ids, provenance, alias rules and, above all, the checks before a model is loaded (sha256
+against the recorded metadata, then only trusted types). Backends store bytes and records.
+"""
+
+import getpass
+import hashlib
+import platform
+import shutil
+import subprocess
+from abc import ABC, abstractmethod
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from data_product_runtime.core.aliases import (
+    CANDIDATE,
+    PRODUCTION,
+    AliasError,
+    AliasMove,
+    check_alias_name,
+    held_versions,
+    rollback_target,
+)
+from data_product_runtime.core.model import Model, ModelMetadata, TrainingReport
+from data_product_runtime.core.portable import PortablePipeline
+
+# Types the pipeline needs beyond skops' defaults; anything else in an artifact is refused.
+TRUSTED_TYPES = ("numpy.dtype",)
+_RECORDED_LIBRARIES = ("numpy", "scikit-learn", "scipy", "skops")
+
+
+class ModelRegistryError(Exception):
+    """Base class of the registry's errors; the message is meant for the user."""
+
+
+class ModelNotFoundError(ModelRegistryError, LookupError):
+    """No such model version or alias, or no model at all."""
+
+
+class ArtifactRefusedError(ModelRegistryError):
+    """A stored model failed an integrity or safety check and was not loaded."""
+
+
+class AliasMoveError(ModelRegistryError):
+    """An alias cannot be moved as asked."""
+
+
+class ModelRegistry(ABC):
+    """Versions of trained models, the aliases that point at them, and verified loading."""
+
+    # -- what a backend provides ------------------------------------------------------------
+
+    @abstractmethod
+    def versions(self) -> list[str]:
+        """Stored versions, oldest first (version ids sort by creation time)."""
+
+    @abstractmethod
+    def read_metadata(self, version: str) -> ModelMetadata:
+        """The stored metadata; ArtifactRefusedError when missing or invalid."""
+
+    @abstractmethod
+    def read_artifact(self, version: str) -> bytes:
+        """The stored artifact bytes, unverified; ArtifactRefusedError when missing."""
+
+    @abstractmethod
+    def write(self, metadata: ModelMetadata, artifact: bytes) -> None:
+        """Store a new version so that readers see all of it or nothing."""
+
+    @abstractmethod
+    def history(self) -> list[AliasMove]:
+        """Every alias move, oldest first."""
+
+    @abstractmethod
+    def record_move(self, move: AliasMove) -> None:
+        """Append a move to the history, atomically."""
+
+    @property
+    @abstractmethod
+    def location(self) -> str:
+        """Where the registry lives, for messages."""
+
+    # -- shared behaviour -------------------------------------------------------------------
+
+    def aliases(self) -> dict[str, str]:
+        """Current alias -> version, derived from the history (its one source of truth)."""
+        return {move.alias: move.version for move in self.history()}
+
+    def latest(self) -> str:
+        versions = self.versions()
+        if not versions:
+            msg = f"no trained model in {self.location}: train one first with the `train` command"
+            raise ModelNotFoundError(msg)
+        return versions[-1]
+
+    def resolve(self, reference: str | None = None) -> str:
+        """A version id from a version, an alias, or nothing (production, else the newest)."""
+        aliases = self.aliases()
+        if reference is None:
+            return aliases.get(PRODUCTION) or self.latest()
+        if reference in aliases:
+            return aliases[reference]
+        if reference in self.versions():
+            return reference
+        known = ", ".join([*sorted(aliases), *self.versions()]) or "none"
+        msg = f"no model version or alias '{reference}' in {self.location} (known: {known})"
+        raise ModelNotFoundError(msg)
+
+    def metadata(self, reference: str | None = None) -> ModelMetadata:
+        return self.read_metadata(self.resolve(reference))
+
+    def load(self, reference: str | None = None, *, portable: bool = False) -> Model:
+        """Load a model after checking its sha256 against its metadata and its types.
+
+        With ``portable``, a model whose metadata holds its portable form (numbers verified
+        at training) is built from those numbers: scikit-learn is neither imported nor
+        deserialised, which batch scoring prefers. Other models load from their artifact.
+        """
+        version_id = self.resolve(reference)
+        metadata = self.read_metadata(version_id)
+        if portable and metadata.portable is not None:
+            return Model(pipeline=PortablePipeline(metadata.portable), metadata=metadata)
+        import skops.io as sio  # noqa: PLC0415  (imports scikit-learn: only when needed)
+
+        artifact = self.read_artifact(version_id)
+        digest = hashlib.sha256(artifact).hexdigest()
+        if digest != metadata.artifact_sha256:
+            msg = (
+                f"model {version_id}: the artifact has sha256 {digest}, "
+                f"but the registry recorded {metadata.artifact_sha256}; refusing to load it"
+            )
+            raise ArtifactRefusedError(msg)
+        try:
+            untrusted = set(sio.get_untrusted_types(data=artifact)) - set(TRUSTED_TYPES)
+        except Exception as error:  # skops raises many kinds on a malformed archive
+            msg = f"model {version_id}: the artifact is not a readable skops file ({error})"
+            raise ArtifactRefusedError(msg) from error
+        if untrusted:
+            msg = f"model {version_id}: the artifact contains untrusted types: {', '.join(sorted(untrusted))}"
+            raise ArtifactRefusedError(msg)
+        return Model(pipeline=sio.loads(artifact, trusted=list(TRUSTED_TYPES)), metadata=metadata)
+
+    def save(self, pipeline: Any, report: TrainingReport, package_version: str) -> ModelMetadata:
+        """Store a fitted pipeline as a new version and point the candidate alias at it."""
+        import skops.io as sio  # noqa: PLC0415  (imports scikit-learn: only when needed)
+
+        artifact = sio.dumps(pipeline)
+        created_at = datetime.now(UTC)
+        metadata = ModelMetadata(
+            # Only the report's own fields, so a stored model's metadata can be a report too.
+            **report.model_dump(include=set(TrainingReport.model_fields)),
+            version=created_at.strftime("%Y%m%d-%H%M%S-%f"),
+            created_at=created_at,
+            package_version=package_version,
+            git_commit=_git_commit(),
+            library_versions={
+                "python": platform.python_version(),
+                **{name: _installed_version(name) for name in _RECORDED_LIBRARIES},
+            },
+            artifact_sha256=hashlib.sha256(artifact).hexdigest(),
+        )
+        self.write(metadata, artifact)
+        self.promote(metadata.version, CANDIDATE)
+        return metadata
+
+    def promote(self, reference: str, alias: str, actor: str | None = None) -> AliasMove:
+        """Point an alias at a version (given by id or by another alias)."""
+        try:
+            check_alias_name(alias)
+        except AliasError as error:
+            raise AliasMoveError(str(error)) from None
+        target = self.resolve(reference)
+        self.read_metadata(target)  # a version whose metadata is broken is never promoted
+        current = self.aliases().get(alias)
+        if current == target:
+            msg = f"'{alias}' already points to {target}"
+            raise AliasMoveError(msg)
+        move = AliasMove(
+            alias=alias,
+            previous=current,
+            version=target,
+            actor=actor or _current_user(),
+            at=datetime.now(UTC),
+            kind="promote",
+        )
+        self.record_move(move)
+        return move
+
+    def rollback(self, alias: str = PRODUCTION, actor: str | None = None) -> AliasMove:
+        """Move an alias back to the version it held before its current one."""
+        history = self.history()
+        try:
+            target = rollback_target(history, alias)
+        except AliasError as error:
+            raise AliasMoveError(str(error)) from None
+        move = AliasMove(
+            alias=alias,
+            previous=held_versions(history, alias)[-1],
+            version=target,
+            actor=actor or _current_user(),
+            at=datetime.now(UTC),
+            kind="rollback",
+        )
+        self.record_move(move)
+        return move
+
+
+def _installed_version(distribution: str) -> str:
+    try:
+        return version(distribution)
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _current_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid, as in some containers
+        return "unknown"
+
+
+def _git_commit() -> str | None:
+    """The project's commit when training runs inside a git checkout, else None."""
+    git = shutil.which("git")
+    if git is None:
+        return None
+    try:
+        result = subprocess.run(  # noqa: S603  (fixed arguments, no shell)
+            [git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True, timeout=5
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return result.stdout.strip() or None

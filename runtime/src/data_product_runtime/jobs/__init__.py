@@ -1,0 +1,1 @@
+"""Orchestration: jobs wire pure model code to the side effects in ``io``."""

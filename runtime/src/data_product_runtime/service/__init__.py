@@ -1,0 +1,1 @@
+"""The HTTP service: request schemas, monitoring and the FastAPI application."""

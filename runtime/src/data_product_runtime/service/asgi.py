@@ -1,0 +1,43 @@
+"""The application built from a project's settings, for ASGI servers that import it."""
+
+from fastapi import FastAPI
+
+from data_product_runtime.io.registries import open_registry
+from data_product_runtime.project import Project, project_from_environment
+from data_product_runtime.service.app import ServiceConfig, create_app
+from data_product_runtime.service.logs import configure_logging
+from data_product_runtime.service.prediction_log import PredictionLog
+from data_product_runtime.service.state import StateBuilder
+from data_product_runtime.settings import Settings
+
+
+def app_from_settings(project: Project, settings: Settings | None = None) -> FastAPI:
+    """Load what the settings say to serve; raises when there is nothing to serve yet."""
+    settings = settings or project.settings()
+    configure_logging(settings.log_level)
+    builder = StateBuilder(
+        open_registry(settings),
+        settings.routing_file,
+        settings.routing,
+        settings.model_version,
+        settings.drift_window,
+    )
+    config = ServiceConfig(
+        max_body_bytes=settings.max_body_bytes,
+        max_batch_records=settings.max_batch_records,
+        request_timeout_seconds=settings.request_timeout_seconds,
+        reload_interval_seconds=settings.reload_interval_seconds,
+        prediction_log=PredictionLog(settings.prediction_log),
+    )
+    return create_app(
+        builder,
+        config,
+        title=project.title,
+        description=project.description,
+        version=project.version,
+    )
+
+
+def app_from_environment() -> FastAPI:
+    """The app of the project a parent process exported: the factory each worker calls."""
+    return app_from_settings(project_from_environment())

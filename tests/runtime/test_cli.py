@@ -1,0 +1,151 @@
+"""The command line: help, version, training, and serving (without binding a port)."""
+
+from __future__ import annotations
+
+from importlib.util import find_spec
+from pathlib import Path
+
+import pytest
+import typer
+from fastapi import FastAPI
+from typer.testing import CliRunner
+
+from data_product_runtime import Project
+from data_product_runtime.cli import build_cli
+from data_product_runtime.core.model import ModelMetadata
+from data_product_runtime.io.local_registry import LocalModelRegistry
+
+runner = CliRunner()
+EXTRA_COMMANDS = ("export-onnx", "score-stream", "score-spark")
+
+
+@pytest.fixture
+def app(project: Project) -> typer.Typer:
+    return build_cli(project)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        [],
+        ["train"],
+        ["evaluate"],
+        ["promote"],
+        ["rollback"],
+        ["serve"],
+        ["models"],
+        ["models", "list"],
+        ["models", "show"],
+        ["models", "history"],
+        ["ab-report"],
+        ["score"],
+        ["score-table"],
+        *([name] for name in EXTRA_COMMANDS),
+    ],
+)
+def test_every_command_has_help(app: typer.Typer, command: list[str]) -> None:
+    result = runner.invoke(app, [*command, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage" in result.output
+
+
+def test_the_help_names_the_project(app: typer.Typer, project: Project) -> None:
+    result = runner.invoke(app, ["--help"], terminal_width=200)
+    assert result.exit_code == 0
+    assert f"{project.title}: {project.description}" in result.output
+
+
+def test_commands_of_installed_extras_are_offered(app: typer.Typer) -> None:
+    result = runner.invoke(app, ["--help"], terminal_width=200)
+    assert all(name in result.output for name in EXTRA_COMMANDS)
+
+
+@pytest.mark.parametrize(
+    ("library", "command"),
+    [
+        ("onnxruntime", "export-onnx"),
+        ("confluent_kafka", "score-stream"),
+        ("pyspark", "score-spark"),
+    ],
+)
+def test_commands_of_missing_extras_are_left_out(
+    project: Project, monkeypatch: pytest.MonkeyPatch, library: str, command: str
+) -> None:
+    monkeypatch.setattr(
+        "data_product_runtime.cli.find_spec",
+        lambda name: None if name == library else find_spec(name),
+    )
+    app = build_cli(project)
+    result = runner.invoke(app, [command, "--help"])
+    assert result.exit_code != 0
+    assert "No such command" in result.output
+    listing = runner.invoke(app, ["--help"], terminal_width=200).output
+    assert all(name in listing for name in EXTRA_COMMANDS if name != command)
+
+
+def test_version(app: typer.Typer, project: Project) -> None:
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert result.output.strip() == f"{project.name} {project.version}"
+
+
+def test_train_stores_a_version(app: typer.Typer, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["train", "--model-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    (version,) = LocalModelRegistry(tmp_path).versions()
+    assert f"trained model {version}" in result.output
+
+
+def test_train_from_a_file(app: typer.Typer, problem_type: str, tmp_path: Path) -> None:
+    data = tmp_path / "data.csv"
+    if problem_type == "classification":
+        rows = [f"{i},{i % 7},{'yes' if i % 7 > 3 else 'no'}" for i in range(60)]
+    else:
+        rows = [f"{i},{i % 7},{i * 0.5 + i % 7}" for i in range(60)]
+    data.write_text("a,b,y\n" + "\n".join(rows) + "\n")
+    result = runner.invoke(
+        app, ["train", "--data", str(data), "--target", "y", "--model-dir", str(tmp_path / "m")]
+    )
+    assert result.exit_code == 0, result.output
+    metadata = LocalModelRegistry(tmp_path / "m").metadata(
+        LocalModelRegistry(tmp_path / "m").latest()
+    )
+    assert metadata.feature_names == ("a", "b")
+    assert metadata.training_data.source == str(data)
+
+
+def test_train_reports_bad_data_without_a_traceback(app: typer.Typer, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["train", "--data", str(tmp_path / "missing.csv")])
+    assert result.exit_code == 1
+    assert "missing.csv: no such file" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_invalid_settings_are_reported(app: typer.Typer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EXAMPLE_TEST_SIZE", "1.5")
+    result = runner.invoke(app, ["train"])
+    assert result.exit_code == 1
+    assert "invalid settings" in result.output
+    assert "test_size" in result.output
+
+
+def test_serve_refuses_to_start_without_a_model(app: typer.Typer, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["serve", "--model-dir", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "cannot serve: no trained model" in result.output
+
+
+def test_serve_runs_the_app_for_the_newest_model(
+    app: typer.Typer,
+    monkeypatch: pytest.MonkeyPatch,
+    registry_dir: Path,
+    trained: ModelMetadata,
+) -> None:
+    calls: list[tuple[FastAPI, str, int]] = []
+    monkeypatch.setattr("uvicorn.run", lambda app, host, port, **_: calls.append((app, host, port)))
+    result = runner.invoke(app, ["serve", "--model-dir", str(registry_dir), "--port", "8123"])
+    assert result.exit_code == 0, result.output
+    ((served, host, port),) = calls
+    assert (host, port) == ("127.0.0.1", 8123)
+    assert isinstance(served, FastAPI)
+    assert f"serving model {trained.version}" in result.output

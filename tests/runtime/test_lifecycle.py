@@ -1,0 +1,170 @@
+"""Aliases, promotion, rollback and their history, through the registry and the CLI."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from data_product_runtime import Project
+from data_product_runtime.cli import build_cli
+from data_product_runtime.core.aliases import AliasError, AliasMove, rollback_target, version_at
+from data_product_runtime.io.local_registry import HISTORY_FILE, LocalModelRegistry
+from data_product_runtime.io.registry import (
+    AliasMoveError,
+    ModelNotFoundError,
+    ModelRegistryError,
+)
+
+runner = CliRunner()
+T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+
+
+def _move(version: str, hours: int, kind: str = "promote", alias: str = "production") -> AliasMove:
+    return AliasMove.model_validate(
+        {
+            "alias": alias,
+            "previous": None,
+            "version": version,
+            "actor": "test",
+            "at": T0 + timedelta(hours=hours),
+            "kind": kind,
+        }
+    )
+
+
+def test_rollback_walks_back_through_promotions_not_rollbacks() -> None:
+    history = [_move("a", 0), _move("b", 1), _move("c", 2)]
+    assert rollback_target(history, "production") == "b"
+    history.append(_move("b", 3, kind="rollback"))
+    assert rollback_target(history, "production") == "a"
+    history.append(_move("a", 4, kind="rollback"))
+    with pytest.raises(AliasError, match="points to a and there is no earlier version"):
+        rollback_target(history, "production")
+
+
+def test_rollback_of_an_alias_never_set() -> None:
+    with pytest.raises(AliasError, match="it was never set"):
+        rollback_target([_move("a", 0, alias="candidate")], "production")
+
+
+def test_what_served_at_a_given_time() -> None:
+    history = [_move("a", 0), _move("b", 24), _move("a", 48, kind="rollback")]
+    assert version_at(history, "production", T0 - timedelta(hours=1)) is None
+    assert version_at(history, "production", T0 + timedelta(hours=30)) == "b"
+    assert version_at(history, "production", T0 + timedelta(hours=50)) == "a"
+
+
+@pytest.fixture
+def app(project: Project) -> typer.Typer:
+    return build_cli(project)
+
+
+@pytest.fixture
+def registry(app: typer.Typer, tmp_path: Path) -> LocalModelRegistry:
+    root = tmp_path / "models"
+    for _ in range(3):
+        assert runner.invoke(app, ["train", "--model-dir", str(root)]).exit_code == 0
+    return LocalModelRegistry(root)
+
+
+def test_training_points_the_candidate_at_the_new_version(registry: LocalModelRegistry) -> None:
+    assert registry.aliases() == {"candidate": registry.versions()[-1]}
+    assert registry.resolve("candidate") == registry.versions()[-1]
+
+
+def test_promote_and_rollback_keep_a_history(registry: LocalModelRegistry) -> None:
+    first, second, third = registry.versions()
+    registry.promote(first, "production", actor="alice")
+    registry.promote("candidate", "production", actor="bob")
+    assert registry.resolve("production") == third
+    assert registry.resolve(None) == third  # the service serves production by default
+    move = registry.rollback("production", actor="carol")
+    assert (move.previous, move.version, move.kind) == (third, first, "rollback")
+    assert registry.resolve("production") == first
+    moves = [(m.alias, m.previous, m.version, m.actor, m.kind) for m in registry.history()]
+    assert moves[-3:] == [
+        ("production", None, first, "alice", "promote"),
+        ("production", first, third, "bob", "promote"),
+        ("production", third, first, "carol", "rollback"),
+    ]
+    assert second not in registry.aliases().values()
+
+
+@pytest.mark.parametrize(
+    ("reference", "alias", "error", "message"),
+    [
+        ("nope", "production", ModelNotFoundError, "no model version or alias 'nope'"),
+        ("candidate", "Prod!", AliasMoveError, "'Prod!' is not a valid alias"),
+    ],
+)
+def test_bad_promotions_are_refused(
+    registry: LocalModelRegistry, reference: str, alias: str, error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        registry.promote(reference, alias)
+    assert "production" not in registry.aliases()
+
+
+def test_promoting_to_the_current_version_is_refused(registry: LocalModelRegistry) -> None:
+    registry.promote("candidate", "production")
+    with pytest.raises(AliasMoveError, match="already points to"):
+        registry.promote("candidate", "production")
+
+
+def test_a_corrupt_history_is_reported_with_its_line(registry: LocalModelRegistry) -> None:
+    line = len(registry.history()) + 1
+    with (registry.root / HISTORY_FILE).open("a") as history:
+        history.write("{not json\n")
+    with pytest.raises(ModelRegistryError, match=f"{HISTORY_FILE}, line {line}: not an alias move"):
+        registry.aliases()
+
+
+def test_cli_promote_rollback_and_history(registry: LocalModelRegistry, app: typer.Typer) -> None:
+    root = str(registry.root)
+    first, _, third = registry.versions()
+    result = runner.invoke(app, ["promote", first, "--model-dir", root, "--actor", "alice"])
+    assert result.exit_code == 0, result.output
+    assert f"production: (unset) -> {first}" in result.output
+    assert runner.invoke(app, ["promote", third, "--model-dir", root]).exit_code == 0
+    result = runner.invoke(app, ["rollback", "--model-dir", root])
+    assert result.exit_code == 0, result.output
+    assert f"production: {third} -> {first} (rolled back)" in result.output
+
+    listing = runner.invoke(app, ["models", "list", "--model-dir", root], terminal_width=200)
+    assert listing.exit_code == 0, listing.output
+    assert all(version in listing.output for version in registry.versions())
+    assert "production" in listing.output
+
+    history = runner.invoke(app, ["models", "history", "--model-dir", root], terminal_width=200)
+    assert "alice" in history.output
+    assert "rollback" in history.output
+    soon = (datetime.now(UTC) + timedelta(minutes=1)).isoformat(timespec="seconds")[:19]
+    at = runner.invoke(
+        app, ["models", "history", "--alias", "production", "--at", soon, "--model-dir", root]
+    )
+    assert at.output.strip() == first
+
+    shown = runner.invoke(app, ["models", "show", "production", "--model-dir", root])
+    assert f'"version": "{first}"' in shown.output
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["promote", "nope"], "no model version or alias 'nope'"),
+        (["rollback"], "cannot roll back 'production': it was never set"),
+        (["models", "show", "nope"], "no model version or alias 'nope'"),
+        (["models", "history", "--at", "2026-01-01"], "--at needs --alias"),
+    ],
+)
+def test_cli_errors_are_one_clear_line(
+    registry: LocalModelRegistry, app: typer.Typer, arguments: list[str], message: str
+) -> None:
+    result = runner.invoke(app, [*arguments, "--model-dir", str(registry.root)])
+    assert result.exit_code == 1
+    assert message in result.output
+    assert "Traceback" not in result.output
