@@ -33,6 +33,8 @@ COOKIECUTTER_DIRECTORY = "template"
 COOKIECUTTER_JSON = TEMPLATE_ROOT / COOKIECUTTER_DIRECTORY / "cookiecutter.json"
 # The generated project's tree, named the way cookiecutter finds it (Copier's _subdirectory).
 PROJECT_TEMPLATE = "template/{{ cookiecutter.project_slug }}"
+# Where a generated project carries the runtime (a link to runtime/ in this repository).
+VENDORED_RUNTIME = "packages/data-product-runtime"
 
 
 class _CopierYamlLoader(yaml.SafeLoader):
@@ -156,6 +158,9 @@ def cookiecutter_context() -> dict[str, Any]:
         if spec.get("when") is False and spec.get("type") == "str":
             context[f"_{name}"] = spec["default"]
     context["_extensions"] = [f"hooks.template_questions.{CopierFilters.__name__}"]
+    # The vendored runtime is a link to runtime/: cookiecutter copies such a folder only when
+    # it is not rendered (Copier follows the link and renders its files, which have no Jinja).
+    context["_copy_without_render"] = [VENDORED_RUNTIME]
     return context
 
 

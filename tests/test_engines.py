@@ -180,7 +180,7 @@ def test_cruft_updates_a_project_and_keeps_the_users_edits(tmp_path: Path) -> No
     # cruft update renders both releases from the folder recorded here.
     assert json.loads((project / ".cruft.json").read_text())["directory"] == "template"
     # The user's edits, committed: model code, and a README paragraph.
-    pipeline = next(project.glob("src/*/core/pipeline.py"))
+    pipeline = next(project.glob("src/*/pipeline.py"))
     pipeline.write_text(pipeline.read_text() + "\n# Tuned by the team.\n")
     readme = project / "README.md"
     readme.write_text(readme.read_text() + "\n## Our notes\n\nKept by every update.\n")

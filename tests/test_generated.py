@@ -23,6 +23,7 @@ import pytest
 
 from answers import Answers, answer_set_id, choices, defaults, questions
 from conftest import render, run
+from template_questions import VENDORED_RUNTIME
 
 PYTHONS = choices(questions()["python_version"])
 OLDEST, NEWEST = PYTHONS[0], PYTHONS[-1]
@@ -215,7 +216,7 @@ def test_readme_quick_start_trains_serves_and_answers(tmp_path: Path, workers: i
 
 _SPARK_INPUT = """
 import numpy as np, pyarrow as pa, pyarrow.csv as pa_csv
-from data_product.io.datasets import load_bundled
+from data_product.data import load_bundled
 data = load_bundled()
 values = data.features[np.arange(3000) % len(data)].copy()
 values[[10, 2000], 0] = [np.nan, np.inf]
@@ -257,13 +258,15 @@ def test_spark_job_under_spark_submit_scores_like_the_single_machine_scorer(tmp_
     spark = subprocess.run(
         [
             *uv, "spark-submit", "--master", "local[2]", "--conf", "spark.ui.enabled=false",
-            "src/data_product/jobs/spark_scoring.py", "features.csv", "spark-out",
+            f"{VENDORED_RUNTIME}/src/data_product_runtime/jobs/spark_scoring.py",
+            "features.csv", "spark-out",
         ],
         cwd=project, capture_output=True, text=True, check=False,
         env={
             **os.environ,
             "PYSPARK_PYTHON": str(project / ".venv" / "bin" / "python"),
             "SPARK_LOCAL_IP": "127.0.0.1",
+            "DATA_PRODUCT_RUNTIME_PROJECT": "data_product.project:PROJECT",
         },
     )  # fmt: skip
     assert spark.returncode == 3, spark.stdout[-5000:] + spark.stderr[-5000:]

@@ -22,6 +22,7 @@ from answers import (
     pairwise_answer_sets,
 )
 from conftest import render
+from template_questions import VENDORED_RUNTIME
 
 ANSWER_SETS = pairwise_answer_sets()
 PACKAGE = "data_product"
@@ -55,14 +56,15 @@ ALWAYS_PRESENT = [
     "pyproject.toml",
     f"src/{PACKAGE}/__init__.py",
     f"src/{PACKAGE}/py.typed",
-    f"src/{PACKAGE}/cli/__init__.py",
+    f"src/{PACKAGE}/cli.py",
+    f"src/{PACKAGE}/data.py",
+    f"src/{PACKAGE}/pipeline.py",
+    f"src/{PACKAGE}/project.py",
     f"src/{PACKAGE}/settings.py",
-    f"src/{PACKAGE}/core/pipeline.py",
-    f"src/{PACKAGE}/io/registry.py",
-    f"src/{PACKAGE}/jobs/training.py",
-    f"src/{PACKAGE}/service/app.py",
-    "tests/test_quality.py",
-    "tests/test_service.py",
+    "tests/test_model.py",
+    "tests/test_end_to_end.py",
+    f"{VENDORED_RUNTIME}/pyproject.toml",
+    f"{VENDORED_RUNTIME}/src/data_product_runtime/service/app.py",
 ]
 
 
@@ -153,10 +155,30 @@ def test_pyproject_follows_the_answers(rendered: tuple[Answers, Path]) -> None:
 
 def test_problem_type_selects_the_estimator(rendered: tuple[Answers, Path]) -> None:
     answers, project = rendered
-    pipeline = (project / f"src/{PACKAGE}/core/pipeline.py").read_text()
+    pipeline = (project / f"src/{PACKAGE}/pipeline.py").read_text()
     estimator = "LogisticRegression" if answers["problem_type"] == "classification" else "Ridge"
     assert f'("estimator", {estimator}(' in pipeline
-    assert f'PROBLEM_TYPE = "{answers["problem_type"]}"' in pipeline
+    declared = (project / f"src/{PACKAGE}/project.py").read_text()
+    assert f'problem_type="{answers["problem_type"]}"' in declared
+
+
+def test_the_runtime_arrives_unchanged(rendered: tuple[Answers, Path]) -> None:
+    """Copier renders every file, the runtime's too: they must hold no Jinja, so that the
+    project's copy is byte for byte the tested source in runtime/."""
+    _, project = rendered
+    source = TEMPLATE_ROOT / "runtime"
+    tracked = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=source, capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    copied = sorted(
+        str(path.relative_to(project / VENDORED_RUNTIME))
+        for path in (project / VENDORED_RUNTIME).rglob("*")
+        if path.is_file()
+    )
+    assert copied == sorted(tracked)
+    for name in tracked:
+        assert (project / VENDORED_RUNTIME / name).read_bytes() == (source / name).read_bytes()
 
 
 def test_rendering_twice_gives_the_same_tree(tmp_path: Path) -> None:
@@ -198,7 +220,7 @@ def test_names_derive_from_the_project_name(tmp_path: Path) -> None:
         "churn-model-2",
         "churn_model_2",
     )
-    assert (project / "src/churn_model_2/cli/__init__.py").is_file()
+    assert (project / "src/churn_model_2/cli.py").is_file()
     assert 'churn-model-2 = "churn_model_2.cli:app"' in (project / "pyproject.toml").read_text()
     assert "CHURN_MODEL_2_" in (project / "src/churn_model_2/settings.py").read_text()
 

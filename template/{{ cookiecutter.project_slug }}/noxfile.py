@@ -80,17 +80,18 @@ def bench(session: nox.Session) -> None:
 
 @nox.session
 def build(session: nox.Session) -> None:
-    """Wheel and sdist; the wheel installs with its locked dependencies and its command runs."""
+    """Wheels and sdists of the project and its runtime; the wheels install with their locked
+    dependencies and the command runs."""
     dist = Path(session.create_tmp()) / "dist"
     shutil.rmtree(dist, ignore_errors=True)
-    session.run("uv", "build", "--out-dir", str(dist), external=True)
-    (wheel,) = dist.glob("*.whl")
+    session.run("uv", "build", "--all-packages", "--out-dir", str(dist), external=True)
+    wheels = sorted(str(wheel) for wheel in dist.glob("*.whl"))
     requirements = dist / "requirements.txt"
     session.run(
-        "uv", "export", "--locked", "--no-default-groups", "--no-emit-project",
+        "uv", "export", "--locked", "--no-default-groups", "--no-emit-workspace",
         f"--output-file={requirements}", external=True, silent=True,
     )  # fmt: skip
     session.install("-r", str(requirements))
-    session.install("--no-deps", str(wheel))
+    session.install("--no-deps", *wheels)
     session.run(PROJECT, "--help", silent=True)
     session.run(PROJECT, "--version")

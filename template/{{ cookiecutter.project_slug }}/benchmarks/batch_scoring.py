@@ -36,19 +36,20 @@ PACKAGE = "{{ cookiecutter.package_name }}"
 
 def ensure_model(model_dir: Path) -> list[str]:
     """Train the project's model into ``model_dir`` unless one is there; its feature names."""
-    from {{ cookiecutter.package_name }}.io.local_registry import LocalModelRegistry
-    from {{ cookiecutter.package_name }}.jobs.training import train
+    from data_product_runtime.io.local_registry import LocalModelRegistry
+    from data_product_runtime.jobs.training import train
+    from {{ cookiecutter.package_name }}.project import PROJECT
     from {{ cookiecutter.package_name }}.settings import Settings
 
     registry = LocalModelRegistry(model_dir)
     if not registry.versions():
-        train(Settings(model_dir=model_dir))
+        train(PROJECT, Settings(model_dir=model_dir))
     return list(registry.metadata().feature_names)
 
 
 def generate(folder: Path, rows: int, seed: int = 7) -> tuple[Path, Path]:
     """A CSV and a Parquet file of ``rows`` rows: bundled rows plus noise, written in chunks."""
-    from {{ cookiecutter.package_name }}.io.datasets import load_bundled
+    from {{ cookiecutter.package_name }}.data import load_bundled
 
     csv_path, parquet_path = folder / f"features-{rows}.csv", folder / f"features-{rows}.parquet"
     if csv_path.exists() and parquet_path.exists():
@@ -80,7 +81,7 @@ def usual(source: Path, output: Path, model_dir: Path) -> None:
     """The straightforward implementation: everything in memory at once."""
     import pandas as pd
 
-    from {{ cookiecutter.package_name }}.io.registries import open_registry
+    from data_product_runtime.io.registries import open_registry
     from {{ cookiecutter.package_name }}.settings import Settings
 
     model = open_registry(Settings(model_dir=model_dir)).load()

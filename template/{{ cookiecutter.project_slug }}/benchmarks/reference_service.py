@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 from flask import Flask, Response, jsonify, request
 
-from {{ cookiecutter.package_name }}.io.local_registry import LocalModelRegistry
+from data_product_runtime.io.local_registry import LocalModelRegistry
 
 # The pipeline was fitted on arrays; scikit-learn warns about DataFrame column names.
 warnings.filterwarnings("ignore", message="X has feature names")

@@ -23,8 +23,9 @@ from dataclasses import dataclass
 from http.client import HTTPConnection
 from pathlib import Path
 
-from {{ cookiecutter.package_name }}.io.datasets import load_bundled
-from {{ cookiecutter.package_name }}.jobs.training import train
+from {{ cookiecutter.package_name }}.data import load_bundled
+from data_product_runtime.jobs.training import train
+from {{ cookiecutter.package_name }}.project import PROJECT
 from {{ cookiecutter.package_name }}.settings import Settings
 
 HERE = Path(__file__).resolve().parent
@@ -141,7 +142,7 @@ def main() -> None:
     args = parser.parse_args()
 
     folder = Path(tempfile.mkdtemp(prefix="bench-"))
-    version = train(Settings(model_dir=folder / "models")).version
+    version = train(PROJECT, Settings(model_dir=folder / "models")).version
     data = load_bundled()
     record = dict(zip(data.feature_names, data.features[0].tolist(), strict=True))
     records = [

@@ -3,19 +3,16 @@
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from {{ cookiecutter.package_name }}.core.dataset import Dataset
-from {{ cookiecutter.package_name }}.core.model import Model, ModelMetadata
-from {{ cookiecutter.package_name }}.core.routing import RoutingConfig
-from {{ cookiecutter.package_name }}.io.datasets import load_bundled
-from {{ cookiecutter.package_name }}.io.local_registry import LocalModelRegistry
-from {{ cookiecutter.package_name }}.jobs.training import train
-from {{ cookiecutter.package_name }}.service.app import ServiceConfig, create_app
-from {{ cookiecutter.package_name }}.service.state import StateBuilder
+from data_product_runtime.core.dataset import Dataset
+from data_product_runtime.core.model import ModelMetadata
+from data_product_runtime.jobs.training import train
+from data_product_runtime.service.asgi import app_from_settings
+from {{ cookiecutter.package_name }}.data import load_bundled
+from {{ cookiecutter.package_name }}.project import PROJECT
 from {{ cookiecutter.package_name }}.settings import Settings
 
 
@@ -28,7 +25,7 @@ def _isolated_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
             if name.startswith("{{ cookiecutter.package_name | upper }}_"):
                 patch.delenv(name)
 {%- if cookiecutter.registry == 'mlflow' %}
-        # The embedded registry, unless a test asks for the MLflow server it starts.
+        # The embedded registry: the MLflow server is the runtime's to test.
         patch.setenv("{{ cookiecutter.package_name | upper }}_REGISTRY_BACKEND", "local")
 {%- endif %}
         yield
@@ -46,29 +43,17 @@ def registry_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def trained(registry_dir: Path) -> ModelMetadata:
-    return train(Settings(model_dir=registry_dir))
+    return train(PROJECT, Settings(model_dir=registry_dir))
 
 
-@pytest.fixture(scope="session")
-def model(registry_dir: Path, trained: ModelMetadata) -> Model:
-    return LocalModelRegistry(registry_dir).load(trained.version)
-
-
-def serve(registry_dir: Path, routing: RoutingConfig | None = None, **config: Any) -> TestClient:
-    """A test client of the service over a registry folder, with optional routing."""
-    builder = StateBuilder(
-        LocalModelRegistry(registry_dir),
-        routing_file=None,
-        routing_json=routing.model_dump_json() if routing else None,
-        default_model=None,
-        drift_window=200,
-    )
-    return TestClient(create_app(builder, ServiceConfig(**config)))
+def serve(registry_dir: Path) -> TestClient:
+    """A test client of the project's service over a registry folder."""
+    return TestClient(app_from_settings(PROJECT, Settings(model_dir=registry_dir)))
 
 
 @pytest.fixture(scope="session")
 def client(registry_dir: Path, trained: ModelMetadata) -> Iterator[TestClient]:
-    with serve(registry_dir, max_body_bytes=4096) as test_client:
+    with serve(registry_dir) as test_client:
         assert test_client.get("/models").json()[0]["model_version"] == trained.version
         yield test_client
 
@@ -76,7 +61,4 @@ def client(registry_dir: Path, trained: ModelMetadata) -> Iterator[TestClient]:
 @pytest.fixture
 def record(bundled: Dataset) -> dict[str, float]:
     """A valid /predict record: the first row of the bundled data."""
-    return {
-        name: float(value)
-        for name, value in zip(bundled.feature_names, bundled.features[0], strict=True)
-    }
+    return dict(zip(bundled.feature_names, bundled.features[0].tolist(), strict=True))

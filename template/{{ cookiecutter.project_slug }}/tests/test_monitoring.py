@@ -25,8 +25,8 @@ import yaml
 from fastapi.testclient import TestClient
 from starlette.types import ASGIApp
 
-from {{ cookiecutter.package_name }}.core.dataset import Dataset
-from {{ cookiecutter.package_name }}.core.model import ModelMetadata
+from data_product_runtime.core.dataset import Dataset
+from data_product_runtime.core.model import ModelMetadata
 from tests.conftest import serve
 
 MONITORING = Path(__file__).resolve().parent.parent / "monitoring"

@@ -1,4 +1,4 @@
-"""Allow ``python -m {{ cookiecutter.package_name }}``."""
+"""``python -m {{ cookiecutter.package_name }}`` runs the command line."""
 
 from {{ cookiecutter.package_name }}.cli import app
 

@@ -1,4 +1,4 @@
-"""The model: a scikit-learn ``Pipeline`` of preprocessing and estimator."""
+"""The model: a scikit-learn ``Pipeline`` of preprocessing and estimator. Swap or add steps here."""
 
 from typing import Any
 
@@ -11,15 +11,15 @@ from sklearn.linear_model import Ridge
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-PROBLEM_TYPE = "{{ cookiecutter.problem_type }}"
+from {{ cookiecutter.package_name }}.settings import Settings
 
 
-def default_hyperparameters(random_seed: int) -> dict[str, Any]:
+def hyperparameters(settings: Settings) -> dict[str, Any]:
     """Estimator settings, recorded in each model's metadata."""
 {%- if cookiecutter.problem_type == 'classification' %}
-    return {"C": 1.0, "max_iter": 1000, "random_state": random_seed}
+    return {"C": 1.0, "max_iter": 1000, "random_state": settings.random_seed}
 {%- else %}
-    return {"alpha": 1.0, "random_state": random_seed}
+    return {"alpha": 1.0, "random_state": settings.random_seed}
 {%- endif %}
 
 

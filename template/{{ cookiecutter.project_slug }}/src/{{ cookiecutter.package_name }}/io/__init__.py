@@ -1,1 +1,0 @@
-"""Side effects: reading data, storing and loading models."""

@@ -1,1 +1,0 @@
-"""Orchestration: jobs wire pure model code to the side effects in ``io``."""

@@ -1,1 +1,0 @@
-"""The HTTP service: request schemas, monitoring and the FastAPI application."""
