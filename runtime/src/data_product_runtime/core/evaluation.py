@@ -6,6 +6,8 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 
 from data_product_runtime.core.dataset import Dataset
+from data_product_runtime.core.model import Model
+from data_product_runtime.core.predictor import build_predictor
 from data_product_runtime.core.problems import Problem
 
 
@@ -20,12 +22,18 @@ def split(
     return dataset.take(train_rows), dataset.take(test_rows)
 
 
-def score(model: Any, problem: Problem, test: Dataset) -> dict[str, float]:
-    """Metrics of a fitted estimator on held-out data."""
-    return problem.metrics(model, test)
+def score(pipeline: Any, problem: Problem, test: Dataset) -> dict[str, float]:
+    """Metrics of a fitted pipeline on held-out data, through its predictor (the path the
+    stored model takes everywhere else)."""
+    predictor = build_predictor(pipeline, classifier=problem.name == "classification")
+    return problem.metrics(predictor.outputs(test.features), problem.classes(pipeline), test.target)
+
+
+def model_score(model: Model, test: Dataset) -> dict[str, float]:
+    """Metrics of a stored model on held-out data."""
+    return model.problem.metrics(model.outputs(test.features), model.metadata.classes, test.target)
 
 
 def baseline_score(problem: Problem, train: Dataset, test: Dataset) -> dict[str, float]:
     """Metrics of the naive baseline, fitted on the training rows, ignoring the features."""
-    baseline = problem.baseline().fit(train.features, train.target)
-    return problem.metrics(baseline, test)
+    return score(problem.baseline().fit(train.features, train.target), problem, test)

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -11,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from data_product_runtime.core.dataset import Feature
 from data_product_runtime.core.drift import DriftReference
 from data_product_runtime.core.portable import PortableForm
+from data_product_runtime.core.predictor import Implementation, Predictor, build_predictor
 from data_product_runtime.core.problems import Label, Problem, ProblemType, problem_for
 
 
@@ -43,6 +45,8 @@ class TrainingReport(BaseModel):
     score_reference: DriftReference | None = None
     # The pipeline as numbers, when it has that form and gives exactly its outputs.
     portable: PortableForm | None = None
+    # How the service and evaluation compute its outputs (core.predictor), known at training.
+    prediction: Implementation | None = None
 
 
 class ModelMetadata(TrainingReport):
@@ -83,9 +87,16 @@ class Model:
     def problem(self) -> Problem:
         return problem_for(self.metadata.problem_type)
 
+    @cached_property
+    def predictor(self) -> Predictor:
+        """The one prediction path of this model (see ``core.predictor``)."""
+        return build_predictor(
+            self.pipeline, classifier=self.metadata.problem_type == "classification"
+        )
+
     def outputs(self, rows: NDArray[np.float64]) -> NDArray[np.float64]:
         """Class probabilities or values for a matrix whose columns follow ``metadata.features``."""
-        return self.problem.outputs(self.pipeline, rows)
+        return self.predictor.outputs(rows)
 
     def predict(self, rows: NDArray[np.float64]) -> list[Prediction]:
         """Predict for a matrix whose columns follow ``metadata.features``."""

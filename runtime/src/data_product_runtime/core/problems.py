@@ -37,7 +37,8 @@ class Problem(ABC):
 
     @abstractmethod
     def outputs(self, pipeline: Any, rows: NDArray[np.float64]) -> NDArray[np.float64]:
-        """What the model computes for rows: class probabilities (2-d) or values (1-d)."""
+        """scikit-learn's own outputs for rows, class probabilities (2-d) or values (1-d): the
+        reference that the fast prediction path (``core.predictor``) is checked against."""
 
     @abstractmethod
     def classes(self, pipeline: Any) -> tuple[Label, ...] | None:
@@ -48,8 +49,10 @@ class Problem(ABC):
         """What the train/test split keeps in proportion, if anything."""
 
     @abstractmethod
-    def metrics(self, pipeline: Any, test: Dataset) -> dict[str, float]:
-        """Metrics of a fitted estimator on held-out data."""
+    def metrics(
+        self, outputs: NDArray[np.float64], classes: tuple[Label, ...] | None, target: NDArray[Any]
+    ) -> dict[str, float]:
+        """Metrics of a model's outputs on held-out rows against their target."""
 
     @abstractmethod
     def baseline(self) -> Any:
@@ -92,21 +95,22 @@ class Classification(Problem):
     def stratify(self, dataset: Dataset) -> NDArray[Any]:
         return dataset.target
 
-    def metrics(self, pipeline: Any, test: Dataset) -> dict[str, float]:
+    def metrics(
+        self, outputs: NDArray[np.float64], classes: tuple[Label, ...] | None, target: NDArray[Any]
+    ) -> dict[str, float]:
         from sklearn.metrics import accuracy_score, f1_score, log_loss, roc_auc_score  # noqa: PLC0415
 
-        classes = pipeline.classes_
-        probabilities = pipeline.predict_proba(test.features)
-        predicted = classes[probabilities.argmax(axis=1)]
-        if len(classes) == 2:  # noqa: PLR2004  (binary: ROC AUC of the positive class)
-            roc_auc = roc_auc_score(test.target == classes[1], probabilities[:, 1])
+        labels = np.asarray(classes or ())
+        predicted = labels[outputs.argmax(axis=1)]
+        if len(labels) == 2:  # noqa: PLR2004  (binary: ROC AUC of the positive class)
+            roc_auc = roc_auc_score(target == labels[1], outputs[:, 1])
         else:
-            roc_auc = roc_auc_score(test.target, probabilities, multi_class="ovr", labels=classes)
+            roc_auc = roc_auc_score(target, outputs, multi_class="ovr", labels=labels)
         return {
-            "accuracy": float(accuracy_score(test.target, predicted)),
+            "accuracy": float(accuracy_score(target, predicted)),
             "roc_auc": float(roc_auc),
-            "f1": float(f1_score(test.target, predicted, average="macro")),
-            "log_loss": float(log_loss(test.target, probabilities, labels=classes)),
+            "f1": float(f1_score(target, predicted, average="macro")),
+            "log_loss": float(log_loss(target, outputs, labels=labels)),
         }
 
     def baseline(self) -> Any:
@@ -168,18 +172,22 @@ class Regression(Problem):
     def stratify(self, dataset: Dataset) -> None:  # noqa: ARG002
         return None
 
-    def metrics(self, pipeline: Any, test: Dataset) -> dict[str, float]:
+    def metrics(
+        self,
+        outputs: NDArray[np.float64],
+        classes: tuple[Label, ...] | None,  # noqa: ARG002
+        target: NDArray[Any],
+    ) -> dict[str, float]:
         from sklearn.metrics import (  # noqa: PLC0415
             mean_absolute_error,
             r2_score,
             root_mean_squared_error,
         )
 
-        predicted = pipeline.predict(test.features)
         return {
-            "rmse": float(root_mean_squared_error(test.target, predicted)),
-            "mae": float(mean_absolute_error(test.target, predicted)),
-            "r2": float(r2_score(test.target, predicted)),
+            "rmse": float(root_mean_squared_error(target, outputs)),
+            "mae": float(mean_absolute_error(target, outputs)),
+            "r2": float(r2_score(target, outputs)),
         }
 
     def baseline(self) -> Any:

@@ -28,7 +28,9 @@ from data_product_runtime.core.model import Model, ModelMetadata, TrainingReport
 from data_product_runtime.core.portable import PortablePipeline
 
 # Types the pipeline needs beyond skops' defaults; anything else in an artifact is refused.
-TRUSTED_TYPES = ("numpy.dtype",)
+# Types skops does not trust by default but which are scikit-learn's or numpy's own: the
+# gradient-boosting trees are as safe to load as the rest of scikit-learn.
+TRUSTED_TYPES = ("numpy.dtype", "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor")
 _RECORDED_LIBRARIES = ("numpy", "scikit-learn", "scipy", "skops")
 
 

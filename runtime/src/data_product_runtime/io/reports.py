@@ -3,13 +3,11 @@
 import html
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
-from numpy.typing import NDArray
 
 from data_product_runtime.core.dataset import Dataset
 from data_product_runtime.core.model import Model
@@ -35,10 +33,10 @@ def write_plots(model: Model, test: Dataset, folder: Path) -> dict[str, Path]:
     """Diagnostic plots of a model on held-out data, as PNG files in folder."""
     mpl.use("Agg")  # files only: no display, no GUI toolkit
     folder.mkdir(parents=True, exist_ok=True)
-    return _PLOTS[model.problem.name](model.pipeline, test, folder)
+    return _PLOTS[model.problem.name](model, test, folder)
 
 
-def _classification_plots(pipeline: Any, test: Dataset, folder: Path) -> dict[str, Path]:
+def _classification_plots(model: Model, test: Dataset, folder: Path) -> dict[str, Path]:
     from sklearn.calibration import CalibrationDisplay  # noqa: PLC0415
     from sklearn.metrics import (  # noqa: PLC0415
         ConfusionMatrixDisplay,
@@ -47,8 +45,8 @@ def _classification_plots(pipeline: Any, test: Dataset, folder: Path) -> dict[st
     )
 
     plots: dict[str, Path] = {}
-    probabilities: NDArray[np.float64] = pipeline.predict_proba(test.features)
-    classes = pipeline.classes_
+    probabilities = model.outputs(test.features)
+    classes = np.asarray(model.metadata.classes or ())
     predicted = classes[probabilities.argmax(axis=1)]
     plots["confusion matrix"] = _save(
         ConfusionMatrixDisplay.from_predictions(test.target, predicted, labels=classes).figure_,
@@ -71,11 +69,11 @@ def _classification_plots(pipeline: Any, test: Dataset, folder: Path) -> dict[st
     return plots
 
 
-def _regression_plots(pipeline: Any, test: Dataset, folder: Path) -> dict[str, Path]:
+def _regression_plots(model: Model, test: Dataset, folder: Path) -> dict[str, Path]:
     from sklearn.metrics import PredictionErrorDisplay  # noqa: PLC0415
 
     plots: dict[str, Path] = {}
-    predicted: NDArray[np.float64] = pipeline.predict(test.features)
+    predicted = model.outputs(test.features)
     for kind, title in [
         ("residual_vs_predicted", "residuals"),
         ("actual_vs_predicted", "predicted vs actual"),

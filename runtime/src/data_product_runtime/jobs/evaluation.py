@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from data_product_runtime.core.aliases import CANDIDATE
-from data_product_runtime.core.evaluation import baseline_score, score, split
+from data_product_runtime.core.evaluation import baseline_score, model_score, split
 from data_product_runtime.io.datasets import DataError
 from data_product_runtime.io.registries import open_registry
 from data_product_runtime.io.reports import ModelEvaluation, write_html, write_plots
@@ -63,7 +63,7 @@ def evaluate(
                 ModelEvaluation(
                     role,
                     version,
-                    score(model.pipeline, problem, test_set),
+                    model_score(model, test_set),
                     write_plots(model, test_set, folder),
                 )
             )

@@ -10,6 +10,7 @@ from data_product_runtime.core.drift import DriftReference
 from data_product_runtime.core.evaluation import baseline_score, score, split
 from data_product_runtime.core.model import DataFingerprint, ModelMetadata, TrainingReport
 from data_product_runtime.core.portable import PortableForm, PortablePipeline
+from data_product_runtime.core.predictor import build_predictor
 from data_product_runtime.core.problems import Problem
 from data_product_runtime.io.registries import open_registry
 from data_product_runtime.jobs.progress import steps
@@ -51,6 +52,7 @@ def _report(
     test_set: Dataset,
     hyperparameters: dict[str, Any],
 ) -> TrainingReport:
+    predictor = build_predictor(pipeline, classifier=problem.name == "classification")
     return TrainingReport(
         problem_type=problem.name,
         features=dataset.schema,
@@ -61,13 +63,14 @@ def _report(
         baseline_metrics=baseline_score(problem, train_set, test_set),
         input_reference=DriftReference.from_training(train_set.features),
         score_reference=DriftReference.from_training(
-            problem.scores(problem.outputs(pipeline, train_set.features))[:, None]
+            problem.scores(predictor.outputs(train_set.features))[:, None]
         ),
         training_data=DataFingerprint(
             source=source, rows=len(train_set), sha256=train_set.fingerprint()
         ),
         test_data=DataFingerprint(source=source, rows=len(test_set), sha256=test_set.fingerprint()),
         portable=verified_portable_form(problem, pipeline, test_set),
+        prediction=predictor.implementation,
     )
 
 

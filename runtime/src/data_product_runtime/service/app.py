@@ -291,6 +291,7 @@ def _add_management_routes(
                 created_at=served.model.metadata.created_at.isoformat(),
                 metrics=served.model.metadata.metrics,
                 features=list(served.model.metadata.feature_names),
+                prediction=served.model.predictor.implementation,
             )
             for name, role, weight, served in entries
         ]  # fmt: skip

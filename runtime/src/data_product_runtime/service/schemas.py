@@ -101,3 +101,7 @@ class ServedModelInfo(BaseModel):
     created_at: str
     metrics: dict[str, float]
     features: list[str]
+    prediction: str = Field(
+        description="How outputs are computed: arithmetic (every step as numpy arithmetic), "
+        "partly compiled, or pipeline (scikit-learn's own code)."
+    )

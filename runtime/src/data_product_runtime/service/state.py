@@ -14,7 +14,6 @@ import structlog
 from numpy.typing import NDArray
 from pydantic import ValidationError
 
-from data_product_runtime.core.compiled import CompiledPredictor, compile_pipeline
 from data_product_runtime.core.drift import DriftWindow
 from data_product_runtime.core.model import Model
 from data_product_runtime.core.routing import RoutingConfig
@@ -32,7 +31,6 @@ class ServedModel:
     """A loaded model with its fast predictor and its drift windows (inputs and scores)."""
 
     model: Model
-    predictor: CompiledPredictor
     input_drift: DriftWindow | None
     score_drift: DriftWindow | None
 
@@ -44,12 +42,7 @@ class ServedModel:
         """Class probabilities or values for rows, in the model's feature order."""
         # Extreme inputs may overflow; the caller refuses non-finite outputs with a 422.
         with np.errstate(all="ignore"):
-            if self.model.metadata.problem_type == "classification":
-                if self.predictor.predict_proba is None:
-                    msg = f"model {self.version} gives no probabilities: it is not a classifier"
-                    raise TypeError(msg)
-                return self.predictor.predict_proba(rows)
-            return np.asarray(self.predictor.predict(rows), dtype=np.float64)
+            return self.model.outputs(rows)
 
 
 @dataclass(frozen=True)
@@ -87,10 +80,10 @@ def build_state(
         version = registry.resolve(reference)
         if version not in loaded:
             model = registry.load(version)
+            model.predictor  # noqa: B018  (built now: a model that cannot predict is refused at load)
             inputs, outputs = model.metadata.input_reference, model.metadata.score_reference
             loaded[version] = ServedModel(
                 model=model,
-                predictor=compile_pipeline(model.pipeline),
                 input_drift=DriftWindow(inputs, drift_window) if inputs else None,
                 score_drift=DriftWindow(outputs, drift_window) if outputs else None,
             )
