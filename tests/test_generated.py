@@ -120,6 +120,41 @@ def test_generated_project_passes_its_own_checks(
     assert status.stdout == "", f"checks left untracked or changed files:\n{status.stdout}"
 
 
+@pytest.mark.full
+@pytest.mark.parametrize("problem_type", ["classification", "regression"])
+def test_a_user_swaps_the_estimator_and_every_check_still_passes(
+    tmp_path: Path, problem_type: str
+) -> None:
+    """The first thing users do: replace the linear model by gradient boosting in pipeline.py.
+    Training, the quality gate, serving (the end-to-end test) and the build must all follow."""
+    project = render(tmp_path / "project", {"problem_type": problem_type}, tasks=True)
+    pipeline = project / "src/data_product/pipeline.py"
+    linear = "LogisticRegression" if problem_type == "classification" else "Ridge"
+    boosting = (
+        "HistGradientBoostingClassifier"
+        if problem_type == "classification"
+        else "HistGradientBoostingRegressor"
+    )
+    text = pipeline.read_text()
+    text = text.replace(
+        f"from sklearn.linear_model import {linear}\n",
+        f"from sklearn.ensemble import {boosting}\n",
+    )
+    text = re.sub(
+        r"    return \{.*\}\n",
+        '    return {"max_iter": 50, "random_state": settings.random_seed}\n',
+        text,
+    )
+    text = text.replace(f"{linear}(**hyperparameters)", f"{boosting}(**hyperparameters)")
+    pipeline.write_text(text)
+    run(["uv", "run", "--locked", "ruff", "check", "--fix", str(pipeline)], project)  # import order
+    run(["uv", "run", "--locked", "ruff", "format", str(pipeline)], project)
+    run(["uv", "run", "--locked", "nox"], project)
+    run(["uv", "run", "--locked", "data-product", "train"], project)
+    shown = run(["uv", "run", "--locked", "data-product", "models", "show", "candidate"], project)
+    assert json.loads(shown.stdout)["prediction"] == "partly compiled"
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
