@@ -187,8 +187,12 @@ def test_image_builds_runs_healthy_as_non_root_with_runtime_dependencies_only(
         ).stdout  # fmt: skip
         installed = {_normalise(name) for name in listing.split()}
         assert not installed & {"pytest", "ruff", "mypy", "nox", "pre-commit", "coverage"}
-        # Only what uv.lock pins for the runtime (some pins only apply on other platforms).
-        assert installed - _locked_runtime_packages(project) == {_slug(project)}
+        # Only what uv.lock pins (some pins only apply on other platforms), the project and the
+        # runtime it carries (a workspace member, which the lock names by path, not by pin).
+        assert installed - _locked_runtime_packages(project) == {
+            _slug(project),
+            "data-product-runtime",
+        }
 
         stray = engine.podman(
             "run", "--rm", "--user=0", "--entrypoint=find", image, "/", "-xdev",
