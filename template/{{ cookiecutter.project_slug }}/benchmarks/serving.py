@@ -23,10 +23,8 @@ from dataclasses import dataclass
 from http.client import HTTPConnection
 from pathlib import Path
 
-from {{ cookiecutter.package_name }}.data import load_bundled
 from data_product_runtime.jobs.training import train
 from {{ cookiecutter.package_name }}.project import PROJECT
-from {{ cookiecutter.package_name }}.settings import Settings
 
 HERE = Path(__file__).resolve().parent
 
@@ -142,8 +140,8 @@ def main() -> None:
     args = parser.parse_args()
 
     folder = Path(tempfile.mkdtemp(prefix="bench-"))
-    version = train(PROJECT, Settings(model_dir=folder / "models")).version
-    data = load_bundled()
+    version = train(PROJECT, PROJECT.settings(model_dir=folder / "models")).version
+    data, _ = PROJECT.load_data(PROJECT.settings())
     record = dict(zip(data.feature_names, data.features[0].tolist(), strict=True))
     records = [
         dict(zip(data.feature_names, row.tolist(), strict=True))
@@ -157,16 +155,16 @@ def main() -> None:
     ours, reference = free_port(), free_port()
     environment = {
         **os.environ,
-        "{{ cookiecutter.package_name | upper }}_MODEL_DIR": str(folder / "models"),
-        "{{ cookiecutter.package_name | upper }}_PREDICTION_LOG": str(folder / "predictions.jsonl"),
-        "{{ cookiecutter.package_name | upper }}_LOG_LEVEL": "warning",
-        "{{ cookiecutter.package_name | upper }}_MAX_BODY_BYTES": "10000000",
+        f"{PROJECT.env_prefix}MODEL_DIR": str(folder / "models"),
+        f"{PROJECT.env_prefix}PREDICTION_LOG": str(folder / "predictions.jsonl"),
+        f"{PROJECT.env_prefix}LOG_LEVEL": "warning",
+        f"{PROJECT.env_prefix}MAX_BODY_BYTES": "10000000",
         "REFERENCE_MODEL_DIR": str(folder / "models"),
         "REFERENCE_MODEL_VERSION": version,
     }
     servers = {
         "this service": subprocess.Popen(  # noqa: S603
-            [sys.executable, "-m", "{{ cookiecutter.package_name }}", "serve", "--port", str(ours), "--workers", str(args.workers)],
+            [sys.executable, "-m", PROJECT.reference.partition(".")[0], "serve", "--port", str(ours), "--workers", str(args.workers)],
             env=environment, stdout=subprocess.DEVNULL,
         ),
         "Flask + gunicorn + pandas": subprocess.Popen(  # noqa: S603

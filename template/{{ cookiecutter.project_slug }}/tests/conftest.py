@@ -13,21 +13,18 @@ from data_product_runtime.jobs.training import train
 from data_product_runtime.service.asgi import app_from_settings
 from {{ cookiecutter.package_name }}.data import load_bundled
 from {{ cookiecutter.package_name }}.project import PROJECT
-from {{ cookiecutter.package_name }}.settings import Settings
 
 
 @pytest.fixture(scope="session", autouse=True)
 def _isolated_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """Tests never see the developer's .env, models/ or {{ cookiecutter.package_name | upper }}_* variables."""
+    """Tests never see the developer's .env, models/ or the project's environment variables."""
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(tmp_path_factory.mktemp("workdir"))
         for name in list(os.environ):
-            if name.startswith("{{ cookiecutter.package_name | upper }}_"):
+            if name.startswith(PROJECT.env_prefix):
                 patch.delenv(name)
-{%- if cookiecutter.registry == 'mlflow' %}
-        # The embedded registry: the MLflow server is the runtime's to test.
-        patch.setenv("{{ cookiecutter.package_name | upper }}_REGISTRY_BACKEND", "local")
-{%- endif %}
+        # The embedded registry: an MLflow server is the runtime's to test.
+        patch.setenv(f"{PROJECT.env_prefix}REGISTRY_BACKEND", "local")
         yield
 
 
@@ -43,12 +40,12 @@ def registry_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def trained(registry_dir: Path) -> ModelMetadata:
-    return train(PROJECT, Settings(model_dir=registry_dir))
+    return train(PROJECT, PROJECT.settings(model_dir=registry_dir))
 
 
 def serve(registry_dir: Path) -> TestClient:
     """A test client of the project's service over a registry folder."""
-    return TestClient(app_from_settings(PROJECT, Settings(model_dir=registry_dir)))
+    return TestClient(app_from_settings(PROJECT, PROJECT.settings(model_dir=registry_dir)))
 
 
 @pytest.fixture(scope="session")

@@ -11,14 +11,9 @@ from {{ cookiecutter.package_name }}.data import BUNDLED_SOURCE, load_training_d
 from {{ cookiecutter.package_name }}.settings import Settings
 
 
-def test_the_bundled_dataset_has_named_numeric_features(bundled: Dataset) -> None:
-{%- if cookiecutter.problem_type == 'classification' %}
-    assert bundled.features.shape == (569, 30)
-    assert set(bundled.target) == {"malignant", "benign"}
-{%- else %}
-    assert bundled.features.shape == (442, 10)
-    assert bundled.target.dtype == np.float64
-{%- endif %}
+def test_the_bundled_dataset_has_named_finite_numeric_features(bundled: Dataset) -> None:
+    assert len(bundled) > 100
+    assert bundled.features.shape == (len(bundled), len(bundled.schema))
     assert all(feature.kind is FeatureKind.NUMBER for feature in bundled.schema)
     assert all(name.isidentifier() for name in bundled.feature_names)
     assert np.isfinite(bundled.features).all()

@@ -14,7 +14,6 @@ from data_product_runtime.core.dataset import Dataset
 from data_product_runtime.service.asgi import app_from_settings
 from {{ cookiecutter.package_name }}.cli import app
 from {{ cookiecutter.package_name }}.project import PROJECT
-from {{ cookiecutter.package_name }}.settings import Settings
 
 runner = CliRunner()
 
@@ -34,17 +33,18 @@ def test_train_evaluate_serve_predict_and_score(bundled: Dataset, tmp_path: Path
     _ok("promote", "candidate", "--alias", "production", "--model-dir", models)
     assert "production" in _ok("models", "list", "--model-dir", models)
 
-    settings = Settings(model_dir=Path(models), prediction_log=tmp_path / "predictions.jsonl")
+    settings = PROJECT.settings(
+        model_dir=Path(models), prediction_log=tmp_path / "predictions.jsonl"
+    )
     record = dict(zip(bundled.feature_names, bundled.features[0].tolist(), strict=True))
     with TestClient(app_from_settings(PROJECT, settings)) as client:
         answer = client.post("/predict", json={"features": record})
         assert answer.status_code == 200, answer.text
         body = answer.json()
-{%- if cookiecutter.problem_type == 'classification' %}
-        assert body["prediction"] in body["probabilities"]
-{%- else %}
-        assert isinstance(body["prediction"], float)
-{%- endif %}
+        if PROJECT.problem_type == "classification":
+            assert body["prediction"] in body["probabilities"]
+        else:
+            assert isinstance(body["prediction"], float)
         assert client.post("/predict", json={"features": {}}).status_code == 422
         assert "model_predictions_total" in client.get("/metrics").text
 

@@ -1,4 +1,4 @@
-"""{{ cookiecutter.project_name }}: {{ cookiecutter.description }}"""
+"""The project's own code: its pipeline, data, settings and command line (see project.py)."""
 
 from importlib.metadata import version
 

@@ -1,5 +1,6 @@
-"""``python -m {{ cookiecutter.package_name }}`` runs the command line."""
+"""``python -m <package>`` runs the project's command line."""
 
-from {{ cookiecutter.package_name }}.cli import app
+from .cli import app
+from .project import PROJECT
 
-app(prog_name="{{ cookiecutter.project_slug }}")
+app(prog_name=PROJECT.name)

@@ -1,9 +1,10 @@
 """This project's decisions in one place; the runtime takes everything project-specific from here."""
 
 from data_product_runtime import Project
-from {{ cookiecutter.package_name }}.data import load_training_data
-from {{ cookiecutter.package_name }}.pipeline import build_pipeline, hyperparameters
-from {{ cookiecutter.package_name }}.settings import Settings
+
+from .data import load_training_data
+from .pipeline import build_pipeline, hyperparameters
+from .settings import Settings
 
 PROJECT = Project(
     name="{{ cookiecutter.project_slug }}",
@@ -14,5 +15,5 @@ PROJECT = Project(
     load_data=load_training_data,
     build_pipeline=build_pipeline,
     hyperparameters=hyperparameters,
-    reference="{{ cookiecutter.package_name }}.project:PROJECT",
+    reference=f"{__package__}.project:PROJECT",  # where service workers import it from
 )
