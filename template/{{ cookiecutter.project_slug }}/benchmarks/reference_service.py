@@ -29,7 +29,9 @@ app = Flask(__name__)
 def predict() -> Response:
     frame = pd.DataFrame([request.get_json()["features"]])[features]
     if not CLASSIFIER:
-        return jsonify(prediction=float(model.pipeline.predict(frame)[0]), model_version=model.version)
+        return jsonify(
+            prediction=float(model.pipeline.predict(frame)[0]), model_version=model.version
+        )
     probabilities = model.pipeline.predict_proba(frame)[0]
     classes = [str(label) for label in model.pipeline.classes_]
     return jsonify(
@@ -44,7 +46,9 @@ def predict_batch() -> Response:
     frame = pd.DataFrame(request.get_json()["records"])[features]
     if not CLASSIFIER:
         values = model.pipeline.predict(frame)
-        return jsonify(predictions=[{"prediction": float(v)} for v in values], model_version=model.version)
+        return jsonify(
+            predictions=[{"prediction": float(v)} for v in values], model_version=model.version
+        )
     probabilities = model.pipeline.predict_proba(frame)
     classes = [str(label) for label in model.pipeline.classes_]
     predictions = [

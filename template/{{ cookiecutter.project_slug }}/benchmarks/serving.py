@@ -24,6 +24,7 @@ from http.client import HTTPConnection
 from pathlib import Path
 
 from data_product_runtime.jobs.training import train
+
 from {{ cookiecutter.package_name }}.project import PROJECT
 
 HERE = Path(__file__).resolve().parent

@@ -11,6 +11,7 @@ from data_product_runtime.core.dataset import Dataset
 from data_product_runtime.core.model import ModelMetadata
 from data_product_runtime.jobs.training import train
 from data_product_runtime.service.asgi import app_from_settings
+
 from {{ cookiecutter.package_name }}.data import load_bundled
 from {{ cookiecutter.package_name }}.project import PROJECT
 

@@ -7,6 +7,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 
 from data_product_runtime.core.dataset import Dataset, FeatureKind
+
 from {{ cookiecutter.package_name }}.data import BUNDLED_SOURCE, load_training_data
 from {{ cookiecutter.package_name }}.settings import Settings
 

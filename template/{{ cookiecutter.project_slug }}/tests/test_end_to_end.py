@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from data_product_runtime.core.dataset import Dataset
 from data_product_runtime.service.asgi import app_from_settings
+
 from {{ cookiecutter.package_name }}.cli import app
 from {{ cookiecutter.package_name }}.project import PROJECT
 

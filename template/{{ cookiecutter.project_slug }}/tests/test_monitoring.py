@@ -27,6 +27,7 @@ from starlette.types import ASGIApp
 
 from data_product_runtime.core.dataset import Dataset
 from data_product_runtime.core.model import ModelMetadata
+
 from tests.conftest import serve
 
 MONITORING = Path(__file__).resolve().parent.parent / "monitoring"

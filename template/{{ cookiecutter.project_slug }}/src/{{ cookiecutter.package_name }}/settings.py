@@ -20,9 +20,7 @@ class Settings(RuntimeSettings):
     registry_backend: Literal["local", "mlflow"] = Field(
         "{{ cookiecutter.registry }}", description="Where models live: model_dir, or an MLflow server."
     )
-    mlflow_model_name: str = Field(
-        "{{ cookiecutter.project_slug }}", description="Registered model name in MLflow."
-    )
+    mlflow_model_name: str = Field("{{ cookiecutter.project_slug }}", description="Registered model name in MLflow.")
     database_url: str = Field(
         "{% if cookiecutter.database == 'postgresql' %}postgresql+psycopg://localhost/{{ cookiecutter.package_name }}{% else %}sqlite:///data/scoring.sqlite{% endif %}",
         description="SQLAlchemy URL of the database that score-table reads and writes.",
