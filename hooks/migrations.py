@@ -8,6 +8,11 @@ the project's template version and the one it updates to; a step runs when
 ``from < step.version <= to``, in the stage it belongs to, and it is idempotent: run twice,
 the second run finds nothing to do.
 
+After the merge, two more things happen in every update. Copier deletes every file the new
+template version no longer has, edited or not: a file the user edited comes back as they
+committed it, named in a message, for them to carry their edits over (nothing of theirs is
+deleted silently). And uv.lock is regenerated from the merged pyproject.toml.
+
 It needs git and PyYAML (both engines bring it); re-rendering the previous template version,
 the common ancestor of a 3-way merge, uses the Copier that runs the update.
 """
@@ -15,6 +20,7 @@ the common ancestor of a 3-way merge, uses the Copier that runs the update.
 from __future__ import annotations
 
 import argparse
+import difflib
 import re
 import shutil
 import subprocess
@@ -29,6 +35,7 @@ from typing import Any, Literal
 import yaml
 
 from post_gen_project import uv_command
+from template_questions import TEMPLATE_ROOT, VENDORED_RUNTIME
 
 Stage = Literal["before", "after"]
 Answers = Mapping[str, Any]
@@ -81,7 +88,16 @@ class Context:
 
     def committed(self, path: str) -> str | None:
         """A file as it is in the last commit (the state `copier update` started from)."""
-        shown = self.git("show", f"HEAD:{path}")
+        shown = self.git("show", f"HEAD:./{path}")
+        return shown.stdout if shown.returncode == 0 else None
+
+    def committed_bytes(self, path: str) -> bytes | None:
+        """A file of the last commit, byte for byte (it may not be text)."""
+        shown = subprocess.run(
+            [git_executable(), "-C", str(self.project), "cat-file", "blob", f"HEAD:./{path}"],
+            capture_output=True,
+            check=False,
+        )
         return shown.stdout if shown.returncode == 0 else None
 
     def answers(self, *, previous: bool) -> dict[str, Any]:
@@ -121,8 +137,12 @@ class MoveFile:
     def describe(self) -> str:
         return f"move {self.source} to {self.target}"
 
+    def claimed(self, context: Context) -> str:
+        """The project's path this step takes care of (the old place of the file)."""
+        return self.source.format_map(context.answers(previous=True))
+
     def apply(self, context: Context) -> str | None:
-        source = self.source.format_map(context.answers(previous=True))
+        source = self.claimed(context)
         target = self.target.format_map(context.answers(previous=False))
         users = context.committed(source)
         if users is None or context.committed(target) is not None:
@@ -135,10 +155,13 @@ class MoveFile:
             source_path.unlink(missing_ok=True)
             return f"moved {source} to {target}"
         base_root = context.previous_render()
-        base = (base_root / source).read_text() if base_root is not None else None
+        base_path = base_root / source if base_root is not None else None
+        base = base_path.read_text() if base_path is not None and base_path.is_file() else None
+        source_path.unlink(missing_ok=True)
+        if users == base:
+            return None  # Not edited: the template's new file, which Copier wrote, is all.
         merged, conflicts = merge(users, base if base is not None else "", target_path.read_text())
         target_path.write_text(merged)
-        source_path.unlink(missing_ok=True)
         if conflicts:
             return (
                 f"moved {source} to {target}; {conflicts} conflict(s) between your edits and "
@@ -182,18 +205,51 @@ class RenameAnswer:
 
 # The registry: every step, oldest first. A release that renames or moves a generated
 # file, or renames a question, adds its step here with the version it ships in.
-STEPS: tuple[MoveFile | RenameAnswer, ...] = ()
+STEPS: tuple[MoveFile | RenameAnswer, ...] = (
+    # 2.0.0: the generic machinery left src/ for the runtime package; the model and the data
+    # loading, the modules users edit, moved up to the package.
+    MoveFile("2.0.0", "src/{package_name}/core/pipeline.py", "src/{package_name}/pipeline.py"),
+    MoveFile("2.0.0", "src/{package_name}/io/datasets.py", "src/{package_name}/data.py"),
+)
+
+PARSE_MARKER_SIZE = 31  # Longer than any line of code a conflict marker could be taken for.
+WORD = re.compile(r"\w+|\s+|[^\w\s]")
 
 
 def merge(users: str, base: str, templates: str) -> tuple[str, int]:
-    """3-way merge of the user's and the template's version of a file: (text, conflicts)."""
+    """3-way merge of the user's and the template's version of a file: (text, conflicts).
+
+    Line by line (git merge-file), then word by word inside each conflicting hunk: the user
+    changing a value on a line where the template renamed something (`"C": 0.5` beside
+    `random_seed` becoming `settings.random_seed`) is two edits, not a conflict. Edits of
+    the same or adjacent words stay a conflict, marked the way Copier marks its own.
+    """
+    diff3, _ = merge_lines(users, base, templates, "--diff3", f"--marker-size={PARSE_MARKER_SIZE}")
+    pieces = hunks(diff3)
+    if pieces is None:  # Not read as expected: the line merge alone, as git marks it.
+        return merge_lines(users, base, templates)
+    merged: list[str] = []
+    conflicts = 0
+    for piece in pieces:
+        if isinstance(piece, str):
+            merged.append(piece)
+        elif (words := merge_words(*piece)) is not None:
+            merged.append(words)
+        else:
+            merged.append(conflict_block(*piece))
+            conflicts += 1
+    return "".join(merged), conflicts
+
+
+def merge_lines(users: str, base: str, templates: str, *options: str) -> tuple[str, int]:
+    """`git merge-file` of the three texts, labelled as Copier labels: (text, conflicts)."""
     with tempfile.TemporaryDirectory(prefix="data-product-merge.") as folder:
         paths = [Path(folder, name) for name in ("users", "base", "templates")]
         for path, text in zip(paths, (users, base, templates), strict=True):
             path.write_text(text)
         labels = [option for label in MERGE_LABELS for option in ("-L", label)]
         result = subprocess.run(
-            [git_executable(), "merge-file", "-p", *labels, *map(str, paths)],
+            [git_executable(), "merge-file", "-p", *options, *labels, *map(str, paths)],
             capture_output=True,
             text=True,
             check=False,
@@ -201,6 +257,162 @@ def merge(users: str, base: str, templates: str) -> tuple[str, int]:
     if not 0 <= result.returncode < 128:
         raise RuntimeError(f"git merge-file failed: {result.stderr}")
     return result.stdout, result.returncode
+
+
+def hunks(diff3: str) -> list[str | tuple[str, str, str]] | None:
+    """`git merge-file --diff3` output as text and (users, base, templates) conflicts.
+
+    None if the markers do not follow one another as they should.
+    """
+    start, middle, separator, end = (
+        character * PARSE_MARKER_SIZE + label
+        for character, label in (("<", f" {MERGE_LABELS[0]}"), ("|", f" {MERGE_LABELS[1]}"),
+                                 ("=", ""), (">", f" {MERGE_LABELS[2]}"))
+    )  # fmt: skip
+    pieces: list[str | tuple[str, str, str]] = []
+    sides: list[list[str]] = []
+    for line in re.findall(r"[^\n]*\n|[^\n]+\Z", diff3):
+        marker = line.rstrip("\r\n")
+        if marker == start and not sides:
+            sides = [[]]
+        elif (len(sides), marker) in ((1, middle), (2, separator)):
+            sides.append([])
+        elif len(sides) == 3 and marker == end:
+            users, base, templates = ("".join(side) for side in sides)
+            pieces.append((users, base, templates))
+            sides = []
+        elif sides:
+            sides[-1].append(line)
+        else:
+            pieces.append(line)
+    return None if sides else pieces
+
+
+def merge_words(users: str, base: str, templates: str) -> str | None:
+    """Both sides' edits of one conflicting hunk, word by word; None where they touch."""
+    base_words = WORD.findall(base)
+    edits: list[tuple[int, int, list[str]]] = []
+    for side in (users, templates):
+        words = WORD.findall(side)
+        matcher = difflib.SequenceMatcher(None, base_words, words, autojunk=False)
+        edits += [
+            (low, high, words[start:stop])
+            for tag, low, high, start, stop in matcher.get_opcodes()
+            if tag != "equal"
+        ]
+    edits.sort(key=lambda edit: (edit[0], edit[1]))
+    kept: list[tuple[int, int, list[str]]] = []
+    for edit in edits:
+        if kept and edit == kept[-1]:
+            continue  # The same edit on both sides.
+        if kept and edit[0] <= kept[-1][1]:
+            return None  # The two sides edited the same words, or words side by side.
+        kept.append(edit)
+    text: list[str] = []
+    position = 0
+    for low, high, words in kept:
+        text += [*base_words[position:low], *words]
+        position = high
+    return "".join([*text, *base_words[position:]])
+
+
+def conflict_block(users: str, base: str, templates: str) -> str:
+    """Copier's inline markers around what the two sides differ in (not the base)."""
+    del base
+    ours, theirs = users.splitlines(keepends=True), templates.splitlines(keepends=True)
+    head = 0
+    while head < min(len(ours), len(theirs)) and ours[head] == theirs[head]:
+        head += 1
+    tail = 0
+    while tail < min(len(ours), len(theirs)) - head and ours[-1 - tail] == theirs[-1 - tail]:
+        tail += 1
+    common_tail = ours[len(ours) - tail :]
+    return "".join([
+        *ours[:head],
+        f"<<<<<<< {MERGE_LABELS[0]}\n", *ours[head : len(ours) - tail],
+        "=======\n", *theirs[head : len(theirs) - tail],
+        f">>>>>>> {MERGE_LABELS[2]}\n", *common_tail,
+    ])  # fmt: skip
+
+
+def keep_edited_files(context: Context, claimed: set[str]) -> list[str]:
+    """Bring back the files the update deleted although the user had edited them.
+
+    Copier deletes every file the new template version no longer renders, as generated or
+    edited. One the user edited (it differs from the previous release's rendering) is put
+    back as they committed it, and named: their edits are theirs to carry over. Paths a
+    step took care of (`claimed`) are left to it.
+    """
+    listed = context.git(
+        "diff", "--relative", "--no-renames", "--name-only", "--diff-filter=D", "-z", "HEAD"
+    )
+    deleted = sorted(set(filter(None, listed.stdout.split("\0"))) - claimed)
+    if not deleted:
+        return []
+    base_root = context.previous_render()
+    if base_root is None:
+        return [
+            f"could not tell which of the {len(deleted)} files this update deletes you edited: "
+            "`git diff --stat HEAD` lists them, `git checkout HEAD -- <file>` brings one back"
+        ]
+    kept: list[str] = []
+    for path in deleted:
+        rendered = base_root / path
+        if not rendered.is_file() or context.committed_bytes(path) == rendered.read_bytes():
+            continue  # Not the template's file, or as generated: its deletion is the update.
+        context.git("checkout", "HEAD", "--", path)
+        kept.append(
+            f"kept {path}, which you edited: the template no longer has it; move your edits "
+            "to where that code now lives, then delete it"
+        )
+    return kept
+
+
+def replace_runtime(context: Context, source: Path = TEMPLATE_ROOT / "runtime") -> str | None:
+    """Make the project's runtime folder exactly this release's runtime: it is the template's
+    code, replaced as a whole (a 3-way merge could leave edits or markers in it).
+
+    A project that depends on a published release instead (no folder) is left alone. Files
+    that differed from the release after the merge, the user's edits among them, are named:
+    the last commit still holds them.
+    """
+    target = context.project / VENDORED_RUNTIME
+    if not target.is_dir() or not source.is_dir():
+        return None
+    listed = subprocess.run(
+        [git_executable(), "-C", str(source), "ls-files", "-z", "--cached", "--", "."],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    wanted = sorted(filter(None, listed.stdout.split("\0"))) if listed.returncode == 0 else []
+    if not wanted:  # Not a git checkout: every file but caches.
+        wanted = sorted(
+            str(path.relative_to(source)) for path in source.rglob("*")
+            if path.is_file() and not any(part.startswith((".", "__pycache__")) for part in path.relative_to(source).parts)
+        )  # fmt: skip
+    differed = []
+    for path in sorted(target.rglob("*")):
+        name = str(path.relative_to(target))
+        if path.is_file() and name not in wanted:
+            path.unlink()
+            differed.append(name)
+    for name in wanted:
+        new, old = (source / name).read_bytes(), target / name
+        if not old.is_file() or old.read_bytes() != new:
+            old.parent.mkdir(parents=True, exist_ok=True)
+            old.write_bytes(new)
+            if old.is_file() and context.committed_bytes(f"{VENDORED_RUNTIME}/{name}") is not None:
+                differed.append(name)
+    for folder in sorted((p for p in target.rglob("*") if p.is_dir()), reverse=True):
+        if not any(folder.iterdir()):
+            folder.rmdir()
+    if not differed:
+        return None
+    return (
+        f"replaced {len(differed)} file(s) of {VENDORED_RUNTIME} that differed from this "
+        f"release's runtime after the merge ({', '.join(differed[:3])}"
+        f"{', ...' if len(differed) > 3 else ''}): the runtime is the template's; the last "
+        "commit holds the previous content"
+    )
 
 
 def relock(context: Context) -> str | None:
@@ -299,15 +511,24 @@ def migrate(
     done: list[str] = []
     with previous_template_render(project, answers_file) as previous_render:
         context = Context(project, answers_file, previous_render)
-        for step in selected(steps, stage, *versions):
+        due = selected(steps, stage, *versions)
+        for step in due:
             outcome = step.apply(context)
             if outcome is not None:
                 message = f"migration {step.version}: {outcome}"
                 say(message)
                 done.append(message)
-        if stage == "after" and (outcome := relock(context)) is not None:
-            say(outcome)
-            done.append(outcome)
+        if stage == "after":
+            claimed = {step.claimed(context) for step in due if isinstance(step, MoveFile)}
+            outcomes = [
+                *keep_edited_files(context, claimed),
+                replace_runtime(context),
+                relock(context),
+            ]
+            for outcome in outcomes:
+                if outcome is not None:
+                    say(outcome)
+                    done.append(outcome)
     return done
 
 
