@@ -38,7 +38,8 @@ def lint(session: nox.Session) -> None:
 def quick(session: nox.Session) -> None:
     """The runtime's tests; render every answer set and check the trees and the refusals."""
     sync(session, "test")
-    session.run("pytest", "-m", "not full", *session.posargs)
+    # One worker per core: renders and the runtime's tests are independent of one another.
+    session.run("pytest", "-m", "not full", "--numprocesses=auto", *session.posargs)
 
 
 @nox.session
