@@ -90,3 +90,22 @@ def test_a_classifier_without_probabilities_is_refused_in_one_line(bundled: Data
     fitted = LinearSVC().fit(bundled.features[:100], np.arange(100) % 2)
     with pytest.raises(TypeError, match="no class probabilities"):
         build_predictor(fitted, classifier=True)
+
+
+@pytest.mark.parametrize("portable", [True, False])
+def test_a_model_ships_to_spark_executors_as_numbers_not_functions(
+    registry_dir: Path, trained: ModelMetadata, bundled: Dataset, portable: bool
+) -> None:
+    """cloudpickle would look numpy's functions up in every imported module (and trip over
+    modules that warn on attribute access); a model pickles without its predictor, and the
+    portable form as its numbers."""
+    from pyspark import cloudpickle  # noqa: PLC0415
+
+    model = LocalModelRegistry(registry_dir).load(trained.version, portable=portable)
+    expected = model.outputs(bundled.features[:20])  # the predictor is built and cached
+    shipped = cloudpickle.dumps(model)
+    assert b"expit" not in shipped
+    assert b"softmax" not in shipped
+    np.testing.assert_array_equal(
+        cloudpickle.loads(shipped).outputs(bundled.features[:20]), expected
+    )

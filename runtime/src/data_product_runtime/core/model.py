@@ -87,6 +87,10 @@ class Model:
     def problem(self) -> Problem:
         return problem_for(self.metadata.problem_type)
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without its predictor (Spark ships models so): built again where used."""
+        return {name: value for name, value in self.__dict__.items() if name != "predictor"}
+
     @cached_property
     def predictor(self) -> Predictor:
         """The one prediction path of this model (see ``core.predictor``)."""

@@ -132,9 +132,14 @@ class PortablePipeline:
     from a :class:`PortableForm`: numpy only, nothing deserialised but numbers."""
 
     def __init__(self, form: PortableForm) -> None:
+        self._form = form
         self.classes_ = None if form.classes is None else np.asarray(form.classes)
         self._transform = transform_function(form.transforms)
         self._predict, self._predict_proba = output_functions(form.output, self.classes_)
+
+    def __reduce__(self) -> tuple[type["PortablePipeline"], tuple[PortableForm]]:
+        """Pickled as its numbers (Spark ships the model so), not as numpy functions."""
+        return (type(self), (self._form,))
 
     def predict(self, rows: Matrix) -> NDArray[Any]:
         return self._predict(self._transform(np.asarray(rows, dtype=np.float64)))
