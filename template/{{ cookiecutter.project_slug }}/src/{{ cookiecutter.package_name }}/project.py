@@ -1,10 +1,25 @@
 """This project's decisions in one place; the runtime takes everything project-specific from here."""
 
+from typing import Any
+
 from data_product_runtime import Project
 
 from .data import load_training_data
-from .pipeline import build_pipeline, hyperparameters
 from .settings import Settings
+
+
+# pipeline.py, and with it scikit-learn, is imported only to train: batch scoring starts without it.
+def build_pipeline(hyperparameters: dict[str, Any]) -> Any:
+    from .pipeline import build_pipeline  # noqa: PLC0415
+
+    return build_pipeline(hyperparameters)
+
+
+def hyperparameters(settings: Settings) -> dict[str, Any]:
+    from .pipeline import hyperparameters  # noqa: PLC0415
+
+    return hyperparameters(settings)
+
 
 PROJECT = Project(
     name="{{ cookiecutter.project_slug }}",
