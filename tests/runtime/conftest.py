@@ -64,7 +64,7 @@ def classification() -> Project:
 
 @pytest.fixture(scope="session")
 def bundled(project: Project) -> Dataset:
-    return project.load_data(project.settings())[0]
+    return project.dataset(project.settings())[0]
 
 
 @pytest.fixture(scope="session")

@@ -6,10 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 from pydantic_settings import SettingsConfigDict
 
 from data_product_runtime import Project
-from data_product_runtime.core.dataset import Dataset, Feature, FeatureKind, to_identifier
+from data_product_runtime.core.dataset import Feature, columns, to_identifier
+from data_product_runtime.examples import churn_table
 from data_product_runtime.io.datasets import load_table
 from data_product_runtime.settings import Settings
 
@@ -20,27 +22,20 @@ class ExampleSettings(Settings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_file=".env", extra="ignore")
 
 
-def load_breast_cancer() -> Dataset:
+def load_breast_cancer() -> pa.Table:
     from sklearn.datasets import load_breast_cancer as load  # noqa: PLC0415
 
     bunch = load()
-    schema = tuple(
-        Feature(name=to_identifier(n), kind=FeatureKind.NUMBER) for n in bunch.feature_names
-    )
-    target = np.asarray(bunch.target_names)[bunch.target]
-    return Dataset(np.asarray(bunch.data, dtype=np.float64), target, schema, "target")
+    columns = {to_identifier(name): bunch.data[:, i] for i, name in enumerate(bunch.feature_names)}
+    return pa.table({**columns, "target": np.asarray(bunch.target_names)[bunch.target]})
 
 
-def load_diabetes() -> Dataset:
+def load_diabetes() -> pa.Table:
     from sklearn.datasets import load_diabetes as load  # noqa: PLC0415
 
     bunch = load()
-    schema = tuple(
-        Feature(name=to_identifier(n), kind=FeatureKind.NUMBER) for n in bunch.feature_names
-    )
-    return Dataset(
-        np.asarray(bunch.data), np.asarray(bunch.target, dtype=np.float64), schema, "target"
-    )
+    columns = {to_identifier(name): bunch.data[:, i] for i, name in enumerate(bunch.feature_names)}
+    return pa.table({**columns, "target": np.asarray(bunch.target, dtype=np.float64)})
 
 
 BUNDLED = {"classification": load_breast_cancer, "regression": load_diabetes}
@@ -48,9 +43,9 @@ SOURCES = {"classification": "sklearn:breast_cancer", "regression": "sklearn:dia
 
 
 def _loader(problem_type: str) -> Any:
-    def load_data(settings: Settings) -> tuple[Dataset, str]:
+    def load_data(settings: Settings) -> tuple[pa.Table, str]:
         if settings.data_path is not None:
-            return load_table(settings.data_path, settings.target_column)
+            return load_table(settings.data_path)
         return BUNDLED[problem_type](), SOURCES[problem_type]
 
     return load_data
@@ -58,34 +53,55 @@ def _loader(problem_type: str) -> Any:
 
 # scikit-learn is imported only when a pipeline is built, as in a generated project: batch
 # scoring of a portable model must not import it (test_portable checks this).
-def classifier(hyperparameters: dict[str, Any]) -> Any:
-    from sklearn.impute import SimpleImputer  # noqa: PLC0415
+def classifier(hyperparameters: dict[str, Any], features: tuple[Feature, ...]) -> Any:
     from sklearn.linear_model import LogisticRegression  # noqa: PLC0415
-    from sklearn.pipeline import Pipeline  # noqa: PLC0415
-    from sklearn.preprocessing import StandardScaler  # noqa: PLC0415
 
-    return Pipeline(
-        [
-            ("impute", SimpleImputer(strategy="median")),
-            ("scale", StandardScaler()),
-            ("estimator", LogisticRegression(**hyperparameters)),
-        ]
-    )
+    return _linear(LogisticRegression(**hyperparameters), features)
 
 
-def regressor(hyperparameters: dict[str, Any]) -> Any:
-    from sklearn.impute import SimpleImputer  # noqa: PLC0415
+def regressor(hyperparameters: dict[str, Any], features: tuple[Feature, ...]) -> Any:
     from sklearn.linear_model import Ridge  # noqa: PLC0415
-    from sklearn.pipeline import Pipeline  # noqa: PLC0415
-    from sklearn.preprocessing import StandardScaler  # noqa: PLC0415
 
-    return Pipeline(
+    return _linear(Ridge(**hyperparameters), features)
+
+
+def _linear(estimator: Any, features: tuple[Feature, ...]) -> Any:
+    """Imputation and scaling for numbers-only tables (the bundled ones); for mixed tables,
+    a column transformer that also encodes categories and derives date parts."""
+    from sklearn.compose import ColumnTransformer  # noqa: PLC0415
+    from sklearn.impute import SimpleImputer  # noqa: PLC0415
+    from sklearn.pipeline import Pipeline, make_pipeline  # noqa: PLC0415
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler  # noqa: PLC0415
+
+    from data_product_runtime.core.transformers import DateParts  # noqa: PLC0415
+
+    numbers = columns(features, "number", "integer", "boolean")
+    if len(numbers) == len(features):
+        steps = [("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())]
+        return Pipeline([*steps, ("estimator", estimator)])
+    scaled = make_pipeline(SimpleImputer(strategy="median"), StandardScaler())
+    encoded = make_pipeline(
+        SimpleImputer(strategy="most_frequent"),
+        OneHotEncoder(handle_unknown="ignore", sparse_output=False),
+    )
+    dated = make_pipeline(DateParts(), SimpleImputer(strategy="median"), StandardScaler())
+    preprocess = ColumnTransformer(
         [
-            ("impute", SimpleImputer(strategy="median")),
-            ("scale", StandardScaler()),
-            ("estimator", Ridge(**hyperparameters)),
+            ("numbers", scaled, numbers),
+            ("categories", encoded, columns(features, "categorical")),
+            ("dates", dated, columns(features, "datetime")),
         ]
     )
+    return Pipeline([("preprocess", preprocess), ("estimator", estimator)])
+
+
+def churn_loader(problem_type: str) -> Any:
+    """The runtime's mixed-type example table instead of the bundled data."""
+
+    def load_data(_: Settings) -> tuple[pa.Table, str]:
+        return churn_table(problem_type), "example:churn"  # type: ignore[arg-type]
+
+    return load_data
 
 
 CLASSIFICATION = Project(

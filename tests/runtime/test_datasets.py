@@ -12,7 +12,7 @@ import pytest
 
 from data_product_runtime import Project
 from data_product_runtime.core.dataset import Dataset, FeatureKind
-from data_product_runtime.io.datasets import DataError, load_table
+from data_product_runtime.io.datasets import DataError, dataset_from_table, load_table
 
 
 def _table(dataset: Dataset) -> pa.Table:
@@ -27,7 +27,7 @@ def test_files_load_like_the_bundled_data(bundled: Dataset, tmp_path: Path, suff
         pa_csv.write_csv(_table(bundled), path)
     else:
         pq.write_table(_table(bundled), path)
-    loaded, source = load_table(path, "label")
+    loaded, source = _load(path, "label")
     assert source == str(path)
     assert loaded.feature_names == bundled.feature_names
     np.testing.assert_allclose(loaded.features, bundled.features)
@@ -39,17 +39,17 @@ def test_a_project_reads_its_data_path_with_the_runtime(
 ) -> None:
     path = tmp_path / "train.parquet"
     pq.write_table(_table(bundled), path)
-    loaded, source = project.load_data(project.settings(data_path=path, target_column="label"))
-    assert (loaded.fingerprint(), source) == (load_table(path, "label")[0].fingerprint(), str(path))
+    loaded, source = project.dataset(project.settings(data_path=path, target_column="label"))
+    assert (loaded.fingerprint(), source) == (_load(path, "label")[0].fingerprint(), str(path))
 
 
 def test_integer_and_missing_values(tmp_path: Path) -> None:
     path = tmp_path / "mixed.csv"
     path.write_text("Count,Ratio,y\n1,0.5,a\n2,,b\n")
-    loaded, _ = load_table(path, "y")
-    assert [(f.name, f.kind) for f in loaded.schema] == [
-        ("count", FeatureKind.INTEGER),
-        ("ratio", FeatureKind.NUMBER),
+    loaded, _ = _load(path, "y")
+    assert [(f.name, f.kind, f.optional) for f in loaded.schema] == [
+        ("count", FeatureKind.INTEGER, False),
+        ("ratio", FeatureKind.NUMBER, True),
     ]
     assert np.isnan(loaded.features[1, 1])
 
@@ -61,7 +61,7 @@ def test_integer_and_missing_values(tmp_path: Path) -> None:
         ("data.json", "{}", "unsupported file type '.json'"),
         ("data.csv", "a,b\n1,2\n", "no target column 'y' \\(columns: a, b\\)"),
         ("data.csv", "a,y\n", "no rows"),
-        ("data.csv", "a,y\nx,1\n", "feature column 'a' has type string"),
+        ("data.csv", "a,y\n,1\n,2\n", "column 'a' has no values"),
         ("data.csv", "y\n1\n", "no feature columns"),
         ("data.csv", "a,y\n1,\n2,3\n", "1 rows have no target value"),
         ("data.csv", 'a,y\n1,2\n"3,4\n', "unreadable csv file"),
@@ -75,4 +75,9 @@ def test_unusable_files_are_refused_with_the_reason(
     if content is not None:
         path.write_text(content)
     with pytest.raises(DataError, match=message):
-        load_table(path, "y")
+        _load(path, "y")
+
+
+def _load(path: Path, target: str) -> tuple[Dataset, str]:
+    table, source = load_table(path)
+    return dataset_from_table(table, target, source), source

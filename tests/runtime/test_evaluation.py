@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -42,11 +43,13 @@ def registry(project: Project, app: typer.Typer, tmp_path: Path) -> LocalModelRe
     registry.promote("candidate", "production")
     good = registry.read_metadata(registry.resolve("production"))
     settings = project.settings()
-    dataset, _ = project.load_data(settings)
+    dataset, _ = project.dataset(settings)
     train_set, _ = split(dataset, project.problem, settings.test_size, settings.random_seed)
     shuffled = np.random.default_rng(0).permutation(train_set.target)
     hyperparameters = project.hyperparameters(project.settings(random_seed=0))
-    worse = project.build_pipeline(hyperparameters).fit(train_set.features, shuffled)
+    worse = project.build_pipeline(hyperparameters, train_set.schema).fit(
+        train_set.features, shuffled
+    )
     registry.save(
         worse,
         TrainingReport.model_validate(good.model_dump(include=set(TrainingReport.model_fields))),
@@ -154,4 +157,4 @@ def test_evaluating_a_model_on_other_features_is_refused(
         env={"EXAMPLE_DATA_PATH": str(data)},
     )  # fmt: skip
     assert result.exit_code == 1
-    assert "expects features" in result.output
+    assert re.search(r"the table lacks \d+ of the features: \w+, ", result.output)

@@ -40,7 +40,7 @@ def test_an_onnx_graph_of_another_model_fails_the_parity_check(
 ) -> None:
     rng = np.random.default_rng(0)
     hyperparameters = project.hyperparameters(project.settings(random_seed=0))
-    other = project.build_pipeline(hyperparameters).fit(
+    other = project.build_pipeline(hyperparameters, bundled.schema).fit(
         bundled.features, rng.permutation(bundled.target)
     )
     other_graph = convert(Model(pipeline=other, metadata=model.metadata))

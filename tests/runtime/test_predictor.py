@@ -53,7 +53,7 @@ def test_evaluation_reproduces_the_recorded_metrics_through_the_predictor(
     from data_product_runtime.core.evaluation import split  # noqa: PLC0415
 
     settings = project.settings()
-    dataset, _ = project.load_data(settings)
+    dataset, _ = project.dataset(settings)
     _, test_set = split(dataset, project.problem, settings.test_size, settings.random_seed)
     assert model_score(model, test_set) == pytest.approx(trained.metrics)
 
@@ -72,7 +72,7 @@ def _boosting(problem_type: str) -> Pipeline:
 def test_a_swapped_estimator_is_trained_served_and_says_how_it_predicts(
     project: Project, tmp_path: Path, bundled: Dataset
 ) -> None:
-    boosted = replace(project, build_pipeline=lambda _: _boosting(project.problem_type))
+    boosted = replace(project, build_pipeline=lambda _, __: _boosting(project.problem_type))
     metadata = train(boosted, boosted.settings(model_dir=tmp_path))
     assert metadata.prediction == "partly compiled"
     model = LocalModelRegistry(tmp_path).load(metadata.version)

@@ -119,13 +119,28 @@ def test_damaged_models_are_refused_and_the_rest_still_load(
     _damage_and_check_refused(registry, damage, message)
 
 
-def test_untrusted_types_are_refused_by_name(
+def test_untrusted_types_are_refused_at_training_with_the_line_that_trusts_them(
     registry: LocalModelRegistry, trained: ModelMetadata, project: Project
 ) -> None:
     hostile = Pipeline([("step", FunctionTransformer(func=os.getcwd))])
+    before = registry.versions()
+    with pytest.raises(
+        ArtifactRefusedError, match=r'trusted_types: tuple\[str, \.\.\.\] = \("\w+\.getcwd",\)$'
+    ):
+        registry.save(hostile, trained, project.version)
+    assert registry.versions() == before
+
+
+def test_loading_trusts_exactly_the_listed_types(
+    registry: LocalModelRegistry, trained: ModelMetadata, project: Project
+) -> None:
+    hostile = Pipeline([("step", FunctionTransformer(func=os.getcwd))])
+    name = f"{os.getcwd.__module__}.getcwd"
+    registry.project_trusted_types = (name,)
     stored = registry.save(hostile, trained, project.version)
+    assert registry.load(stored.version).pipeline.steps[0][1].func is os.getcwd
     with pytest.raises(ArtifactRefusedError, match=r"untrusted types: .*getcwd"):
-        registry.load(stored.version)
+        LocalModelRegistry(registry.root).load(stored.version)
 
 
 @pytest.mark.parametrize("version", ["nope", "../models", ".incoming-x"])

@@ -6,13 +6,15 @@ commands, service and jobs take everything project-specific from it.
 
 import importlib
 import os
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from functools import cached_property
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from data_product_runtime.core.dataset import Dataset
+import pyarrow as pa
+
+from data_product_runtime.core.dataset import ColumnRole, Dataset, Feature
 from data_product_runtime.core.problems import Problem, ProblemType, problem_for
 from data_product_runtime.settings import Settings
 
@@ -31,18 +33,35 @@ class Project:
     problem_type: ProblemType
     settings: type[Settings]
     # Called with an instance of ``settings`` (hence Any: the project's own subclass).
-    load_data: Callable[[Any], tuple[Dataset, str]]
-    """The training table and a name for where it came from."""
-    build_pipeline: Callable[[dict[str, Any]], Any]
-    """An unfitted scikit-learn estimator (usually a Pipeline) for these hyper-parameters."""
+    load_data: Callable[[Any], tuple[Any, str]]
+    """The training table (a pyarrow Table or a pandas DataFrame) and where it came from."""
+    build_pipeline: Callable[[dict[str, Any], tuple[Feature, ...]], Any]
+    """An unfitted scikit-learn estimator (usually a Pipeline) for these hyper-parameters and
+    features (their kinds say which columns to scale and which to encode)."""
     hyperparameters: Callable[[Any], dict[str, Any]]
     """Estimator settings, recorded in each model's metadata."""
     reference: str
     """Where this object can be imported from, ``module:attribute``."""
+    columns: Mapping[str, ColumnRole | str] = field(default_factory=dict)
+    """Roles of the table's columns where their types do not say it (an id, a category...)."""
 
     @cached_property
     def problem(self) -> Problem:
         return problem_for(self.problem_type)
+
+    def dataset(
+        self, settings: Settings, features: tuple[Feature, ...] | None = None
+    ) -> tuple[Dataset, str]:
+        """The training table as the pipeline sees it, with a model's ``features`` if given."""
+        from data_product_runtime.io.datasets import dataset_from_table  # noqa: PLC0415
+
+        table, source = self.load_data(settings)
+        if not isinstance(table, pa.Table):
+            table = pa.Table.from_pandas(table, preserve_index=False)
+        dataset = dataset_from_table(
+            table, settings.target_column, source, roles=self.columns, features=features
+        )
+        return dataset, source
 
     @property
     def version(self) -> str:

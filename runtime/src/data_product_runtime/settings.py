@@ -25,6 +25,11 @@ class Settings(BaseSettings):
         None, description="CSV or Parquet training table; the bundled dataset when unset."
     )
     target_column: str = Field("target", description="Column of data_path holding the label.")
+    trusted_types: tuple[str, ...] = Field(
+        (),
+        description="Types a model artifact may hold beyond scikit-learn's own; training names"
+        " any it needs.",
+    )
     test_size: float = Field(0.2, gt=0, lt=1, description="Share of rows held out for evaluation.")
     random_seed: int = Field(42, description="Seed for the split and the estimator.")
     model_version: str | None = Field(
@@ -68,8 +73,10 @@ class Settings(BaseSettings):
         gt=0,
         description="Bytes of CSV parsed per batch; the reader holds about 16 blocks at once.",
     )
-    score_key_column: str = Field(
-        "id", description="Input column that identifies a row; rows are numbered when it is absent."
+    score_key_column: str | None = Field(
+        None,
+        description="Input column that identifies a row (default: the model's id column, else"
+        " id); rows are numbered when it is absent.",
     )
     database_url: str = Field(
         "sqlite:///data/scoring.sqlite",

@@ -114,7 +114,7 @@ def export_onnx(
 
         loaded = open_registry(settings).load(model)
         project = current_project()
-        dataset, _ = project.load_data(settings)
+        dataset, _ = project.dataset(settings, loaded.metadata.features)
         _, test_set = split(dataset, project.problem, settings.test_size, settings.random_seed)
         try:
             exported = export(loaded, test_set.features, output / loaded.version)

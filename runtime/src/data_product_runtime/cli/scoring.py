@@ -92,15 +92,19 @@ def score(
     with user_errors():
         from data_product_runtime.core.scoring import quarantine_schema, result_schema
         from data_product_runtime.io.files import FileReader, FileWriter
-        from data_product_runtime.jobs.scoring import key_name
+        from data_product_runtime.jobs.scoring import (
+            key_name,
+            row_key_column,
+            text_and_number_columns,
+        )
 
         loaded = _load_model(settings, model)
-        features = list(loaded.metadata.feature_names)
-        key = settings.score_key_column
+        key = row_key_column(loaded, settings.score_key_column)
+        numeric, texts = text_and_number_columns(loaded, key)
         reader = FileReader(
             input_path,
-            numeric_columns=features,
-            text_columns=[key] if key not in features else [],
+            numeric_columns=numeric,
+            text_columns=texts,
             batch_rows=settings.score_batch_rows,
             csv_block_bytes=settings.score_csv_block_bytes,
         )
@@ -138,9 +142,10 @@ def score_table(
     with user_errors():
         from data_product_runtime.core.scoring import quarantine_schema, result_schema
         from data_product_runtime.io.sql import SqlReader, SqlWriter, create_engine
+        from data_product_runtime.jobs.scoring import row_key_column
 
         loaded = _load_model(settings, model)
-        key = settings.score_key_column
+        key = row_key_column(loaded, settings.score_key_column)
         engine = create_engine(settings.database_url)
         try:
             reader = SqlReader(

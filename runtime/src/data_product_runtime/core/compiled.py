@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import sklearn
 from numpy.typing import NDArray
+from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import (
     ElasticNet,
@@ -24,7 +25,7 @@ from sklearn.linear_model import (
     Ridge,
 )
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import MinMaxScaler, StandardScaler
+from sklearn.preprocessing import MinMaxScaler, OneHotEncoder, StandardScaler
 
 from data_product_runtime.core.portable import (
     LinearOutput,
@@ -33,6 +34,7 @@ from data_product_runtime.core.portable import (
     output_functions,
     transform_function,
 )
+from data_product_runtime.core.transformers import DateParts, date_parts
 
 Matrix = NDArray[np.float64]
 Transform = Callable[[Matrix], Matrix]
@@ -61,13 +63,9 @@ def compile_pipeline(model: Any) -> CompiledPredictor:
     compiled: list[str] = []
     fallback: list[str] = []
     for step_name, step in inner:
-        operations = _operations(step)
-        (compiled if operations is not None else fallback).append(step_name)
-        transforms.append(
-            transform_function(operations)
-            if operations is not None
-            else _checked_off(step.transform)
-        )
+        step_transform = _transform(step)
+        (compiled if step_transform is not None else fallback).append(step_name)
+        transforms.append(step_transform or _checked_off(step.transform))
 
     def transform(rows: Matrix) -> Matrix:
         for step in transforms:
@@ -126,6 +124,91 @@ def _checked_off(method: Callable[[Matrix], Any]) -> Callable[[Matrix], Any]:
 
 def _values(array: Any) -> tuple[float, ...]:
     return tuple(float(value) for value in np.ravel(array))
+
+
+def _transform(step: Any) -> Transform | None:
+    """The step as numpy code, or None when the runtime does not know it."""
+    if (operations := _operations(step)) is not None:
+        return transform_function(operations)
+    compile_step = _COMPOSITES.get(type(step))
+    return compile_step(step) if compile_step is not None else None
+
+
+def _chain(pipeline: Pipeline) -> Transform | None:
+    inner = [_transform(step) for _, step in _steps(pipeline)]
+    if any(transform is None for transform in inner):
+        return None
+    transforms = [transform for transform in inner if transform is not None]
+
+    def transform(rows: Matrix) -> Matrix:
+        for step in transforms:
+            rows = step(rows)
+        return rows
+
+    return transform
+
+
+def _one_hot(encoder: OneHotEncoder) -> Transform | None:
+    """One 0/1 column per fitted category; an unknown value gives zeros, as "ignore" does."""
+    if (
+        encoder.drop_idx_ is not None
+        or encoder.sparse_output
+        or encoder.handle_unknown == "error"
+        or getattr(encoder, "_infrequent_enabled", False)
+    ):
+        return None
+    categories = [np.asarray(values, dtype=np.float64) for values in encoder.categories_]
+    known = [values[~np.isnan(values)][None, :] for values in categories]
+    nan_category = [bool(np.isnan(values).any()) for values in categories]
+    dtype = encoder.dtype
+
+    def transform(rows: Matrix) -> Matrix:
+        parts: list[NDArray[Any]] = []
+        for index, (values, has_nan) in enumerate(zip(known, nan_category, strict=True)):
+            column = rows[:, index : index + 1]
+            parts.append(column == values)
+            if has_nan:
+                parts.append(np.isnan(column))
+        return np.concatenate(parts, axis=1).astype(dtype)
+
+    return transform
+
+
+def _columns(transformer: ColumnTransformer) -> Transform | None:
+    """Each part on its own columns, side by side, as ``ColumnTransformer`` stacks them."""
+    if transformer.sparse_output_:
+        return None
+    positions = np.arange(transformer.n_features_in_)
+    parts: list[tuple[NDArray[np.intp], Transform | None]] = []
+    for _, part, selection in transformer.transformers_:
+        chosen = positions[selection] if not isinstance(selection, str) else None
+        if chosen is None:  # columns chosen by name: only for DataFrame inputs
+            return None
+        if part == "drop" or len(chosen) == 0:
+            continue
+        if part == "passthrough":
+            parts.append((chosen, None))
+            continue
+        compiled = _transform(part)
+        if compiled is None:
+            return None
+        parts.append((chosen, compiled))
+
+    def transform(rows: Matrix) -> Matrix:
+        return np.concatenate(
+            [rows[:, chosen] if part is None else part(rows[:, chosen]) for chosen, part in parts],
+            axis=1,
+        )
+
+    return transform
+
+
+_COMPOSITES: dict[type, Callable[[Any], Transform | None]] = {
+    DateParts: lambda _: date_parts,
+    OneHotEncoder: _one_hot,
+    Pipeline: _chain,
+    ColumnTransformer: _columns,
+}
 
 
 def _operations(step: Any) -> tuple[Operation, ...] | None:

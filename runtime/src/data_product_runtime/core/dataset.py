@@ -1,4 +1,15 @@
-"""The in-memory dataset, its feature schema, its fingerprint and its train/test split."""
+"""The in-memory dataset, its feature schema, its fingerprint and its train/test split.
+
+Every feature reaches the pipeline as one float64 column, encoded the same way by training,
+evaluation, batch scoring and the service (``core.scoring``, ``service.validation``):
+
+- ``number`` and ``integer``: the value;
+- ``boolean``: 0 or 1;
+- ``categorical``: the category's position in ``Feature.categories`` (the training table's
+  categories, the most frequent first), -1 for a category training never saw;
+- ``datetime``: seconds since 1970-01-01 UTC (``core.transformers.DateParts`` derives parts);
+- a missing value of an ``optional`` feature: NaN, for the pipeline to impute.
+"""
 
 import hashlib
 import re
@@ -16,6 +27,26 @@ class FeatureKind(StrEnum):
 
     NUMBER = "number"
     INTEGER = "integer"
+    BOOLEAN = "boolean"
+    CATEGORICAL = "categorical"
+    DATETIME = "datetime"
+
+
+class ColumnRole(StrEnum):
+    """What a column of a training table is for, when its type alone does not say."""
+
+    ID = "id"
+    """Names a row: carried into results, logs and quarantine, never a feature."""
+    IGNORED = "ignored"
+    NUMBER = "number"
+    INTEGER = "integer"
+    BOOLEAN = "boolean"
+    CATEGORICAL = "categorical"
+    DATETIME = "datetime"
+
+
+UNSEEN = -1.0
+"""The code of a category that training never saw."""
 
 
 class Feature(BaseModel):
@@ -25,6 +56,16 @@ class Feature(BaseModel):
 
     name: str
     kind: FeatureKind
+    # Missing values allowed (they reach the pipeline as NaN): the training table had some.
+    optional: bool = False
+    # Categorical features: the training categories, the most frequent first.
+    categories: tuple[str, ...] | None = None
+
+
+def columns(features: tuple[Feature, ...], *kinds: FeatureKind | str) -> list[int]:
+    """Positions of the features of these kinds, to select them in a ``ColumnTransformer``."""
+    wanted = {FeatureKind(kind) for kind in kinds}
+    return [position for position, feature in enumerate(features) if feature.kind in wanted]
 
 
 def to_identifier(name: str) -> str:
@@ -43,6 +84,8 @@ class Dataset:
     target: NDArray[Any]
     schema: tuple[Feature, ...]
     target_name: str
+    # Columns that name rows (ColumnRole.ID): recorded, never features.
+    keys: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         rows, columns = self.features.shape
@@ -76,4 +119,6 @@ class Dataset:
         return digest.hexdigest()
 
     def take(self, rows: NDArray[np.intp]) -> Self:
-        return type(self)(self.features[rows], self.target[rows], self.schema, self.target_name)
+        return type(self)(
+            self.features[rows], self.target[rows], self.schema, self.target_name, self.keys
+        )

@@ -1,10 +1,13 @@
 """Input drift: the population stability index of recent inputs against the training data."""
 
+from collections.abc import Sequence
 from typing import Self
 
 import numpy as np
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict
+
+from data_product_runtime.core.dataset import Feature, FeatureKind
 
 # Decile bins; PSI above 0.1 is usually read as a moderate shift, above 0.25 as a large one.
 BINS = 10
@@ -29,11 +32,19 @@ class DriftReference(BaseModel):
     features: tuple[FeatureReference, ...]
 
     @classmethod
-    def from_training(cls, features: NDArray[np.float64]) -> Self:
+    def from_training(
+        cls, features: NDArray[np.float64], schema: Sequence[Feature] | None = None
+    ) -> Self:
+        """Deciles of numbers; for a categorical feature, one bin per category code (the
+        ``BINS`` most frequent, then the rest together) and a first bin for unseen ones."""
         references = []
-        for column in features.T:
+        kinds = [feature.kind for feature in schema] if schema else [None] * features.shape[1]
+        for column, kind in zip(features.T, kinds, strict=True):
             values = column[~np.isnan(column)]
-            inner = np.unique(np.quantile(values, np.linspace(0, 1, BINS + 1)[1:-1]))
+            if kind is FeatureKind.CATEGORICAL:
+                inner = np.arange(min(int(values.max(initial=0)) + 1, BINS) + 1) - 0.5
+            else:
+                inner = np.unique(np.quantile(values, np.linspace(0, 1, BINS + 1)[1:-1]))
             counts = np.bincount(
                 np.searchsorted(inner, values, side="right"), minlength=len(inner) + 1
             )

@@ -33,6 +33,8 @@ class TrainingReport(BaseModel):
 
     problem_type: ProblemType
     features: tuple[Feature, ...] = Field(min_length=1)
+    # Columns that name rows: carried into results, quarantine and the prediction log.
+    keys: tuple[str, ...] = ()
     target: str
     classes: tuple[Label, ...] | None = None
     hyperparameters: dict[str, Any]

@@ -1,11 +1,13 @@
 """Batch scoring without side effects: check rows against the model's features, then score them.
 
 Rows come in as Arrow record batches from any adapter (files, SQL, streams, Spark). Every
-feature must be present and a finite number (an integer where the schema says so); a row that
-is not is set aside with the reason, never scored and never dropped.
+feature must have a value of its kind (a finite number, an integer, a boolean, a category, a
+date), unless it is optional; a row that has not is set aside with the reason, never scored
+and never dropped. The same encoding (``core.dataset``) turns training tables into matrices.
 """
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,7 +18,7 @@ import pyarrow.compute as pc
 from numpy.typing import NDArray
 from pyarrow import types as pa_types
 
-from data_product_runtime.core.dataset import Feature, FeatureKind
+from data_product_runtime.core.dataset import UNSEEN, Feature, FeatureKind
 from data_product_runtime.core.model import Model
 
 ROW_COLUMN = "row"
@@ -108,13 +110,22 @@ def check_batch(batch: pa.RecordBatch, features: tuple[Feature, ...]) -> Checked
 def _column_values(
     column: pa.Array, feature: Feature
 ) -> tuple[NDArray[np.float64], dict[int, str]]:
-    """The column as float64 (NaN where unusable) and a problem for each unusable row."""
+    """The column encoded as float64 (see ``core.dataset``), NaN where missing or unusable,
+    and a problem for each unusable row."""
+    values, problems = _ENCODERS[feature.kind](column, feature)
+    if not feature.optional:
+        for index in np.flatnonzero(np.isnan(values)):
+            problems.setdefault(int(index), "no value (empty, null or NaN)")
+    return values, problems
+
+
+def _numbers(column: pa.Array, feature: Feature) -> tuple[NDArray[np.float64], dict[int, str]]:
     problems: dict[int, str] = {}
     if pa_types.is_string(column.type) or pa_types.is_large_string(column.type):
         try:
             values = _as_floats(pc.cast(column, pa.float64()))
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            values, problems = _parse_one_by_one(column.to_pylist())
+            values, problems = _parse_one_by_one(column.to_pylist(), float, "not a number")
     elif (
         pa_types.is_integer(column.type)
         or pa_types.is_floating(column.type)
@@ -124,14 +135,8 @@ def _column_values(
     ):
         values = _as_floats(pc.cast(column, pa.float64()))
     else:
-        return np.full(len(column), np.nan), dict.fromkeys(
-            range(len(column)), f"not a number (column type {column.type})"
-        )
-    nulls = np.flatnonzero(np.isnan(values))
-    for index in nulls:
-        problems.setdefault(int(index), "no value (empty, null or NaN)")
-    infinite = np.flatnonzero(np.isinf(values))
-    for index in infinite:
+        return _refused(column, f"not a number (column type {column.type})")
+    for index in np.flatnonzero(np.isinf(values)):
         problems.setdefault(int(index), f"not a finite number ({values[index]})")
     if feature.kind is FeatureKind.INTEGER:
         with np.errstate(invalid="ignore"):
@@ -139,6 +144,88 @@ def _column_values(
         for index in fractional:
             problems.setdefault(int(index), f"not an integer ({values[index]})")
     return values, problems
+
+
+_TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no")
+
+
+def _booleans(column: pa.Array, _: Feature) -> tuple[NDArray[np.float64], dict[int, str]]:
+    if pa_types.is_string(column.type) or pa_types.is_large_string(column.type):
+        return _parse_one_by_one(column.to_pylist(), _parse_boolean, "not a boolean")
+    if not (
+        pa_types.is_boolean(column.type)
+        or pa_types.is_integer(column.type)
+        or pa_types.is_null(column.type)
+    ):
+        return _refused(column, f"not a boolean (column type {column.type})")
+    values = _as_floats(pc.cast(column, pa.float64()))
+    problems = {
+        int(index): f"not a boolean ({values[index]:g})"
+        for index in np.flatnonzero(~np.isnan(values) & (values != 0) & (values != 1))
+    }
+    return values, problems
+
+
+def _parse_boolean(text: str) -> float:
+    word = text.strip().lower()
+    if word in _TRUE or word in _FALSE:
+        return float(word in _TRUE)
+    raise ValueError(text)
+
+
+def _categories(column: pa.Array, feature: Feature) -> tuple[NDArray[np.float64], dict[int, str]]:
+    if not (pa_types.is_string(column.type) or pa_types.is_large_string(column.type)):
+        try:
+            column = pc.cast(column, pa.string())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            return _refused(column, f"not a category (column type {column.type})")
+    codes = pc.index_in(column, value_set=from_texts(list(feature.categories or ())))
+    values = _as_floats(pc.cast(codes, pa.float64()))
+    present = np.asarray(column.is_valid().to_numpy(zero_copy_only=False))
+    values[present & np.isnan(values)] = UNSEEN
+    return values, {}
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _datetimes(column: pa.Array, _: Feature) -> tuple[NDArray[np.float64], dict[int, str]]:
+    if pa_types.is_string(column.type) or pa_types.is_large_string(column.type):
+        for target in (pa.timestamp("us"), pa.timestamp("us", tz="UTC")):
+            try:
+                column = pc.cast(column, target)
+                break
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                continue
+        else:
+            return _parse_one_by_one(column.to_pylist(), seconds_since_epoch, "not a date")
+    if pa_types.is_date(column.type):
+        column = pc.cast(pc.cast(column, pa.date32()), pa.timestamp("us"))
+    if not pa_types.is_timestamp(column.type):
+        return _refused(column, f"not a date (column type {column.type})")
+    micros = pc.cast(pc.cast(column, pa.timestamp("us", tz=column.type.tz)), pa.int64())
+    return _as_floats(pc.cast(micros, pa.float64())) / 1e6, {}
+
+
+def seconds_since_epoch(text: str) -> float:
+    """An ISO 8601 date or time (UTC unless it says otherwise) as the pipeline sees it."""
+    moment = datetime.fromisoformat(text.strip())
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return (moment - _EPOCH) // timedelta(microseconds=1) / 1e6
+
+
+_ENCODERS = {
+    FeatureKind.NUMBER: _numbers,
+    FeatureKind.INTEGER: _numbers,
+    FeatureKind.BOOLEAN: _booleans,
+    FeatureKind.CATEGORICAL: _categories,
+    FeatureKind.DATETIME: _datetimes,
+}
+
+
+def _refused(column: pa.Array, reason: str) -> tuple[NDArray[np.float64], dict[int, str]]:
+    return np.full(len(column), np.nan), dict.fromkeys(range(len(column)), reason)
 
 
 def _as_floats(column: pa.Array) -> NDArray[np.float64]:
@@ -152,16 +239,18 @@ def _as_floats(column: pa.Array) -> NDArray[np.float64]:
     return np.where(present[column.offset : column.offset + len(column)] == 1, values, np.nan)
 
 
-def _parse_one_by_one(texts: list[str | None]) -> tuple[NDArray[np.float64], dict[int, str]]:
+def _parse_one_by_one(
+    texts: list[str | None], parse: Callable[[str], float], problem: str
+) -> tuple[NDArray[np.float64], dict[int, str]]:
     values = np.full(len(texts), np.nan)
     problems: dict[int, str] = {}
     for index, text in enumerate(texts):
         if text is None or not text.strip():
             continue
         try:
-            values[index] = float(text)
+            values[index] = parse(text)
         except ValueError:
-            problems[index] = f"not a number ({text[:40]!r})"
+            problems[index] = f"{problem} ({text[:40]!r})"
     return values, problems
 
 

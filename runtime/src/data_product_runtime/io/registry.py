@@ -27,10 +27,13 @@ from data_product_runtime.core.aliases import (
 from data_product_runtime.core.model import Model, ModelMetadata, TrainingReport
 from data_product_runtime.core.portable import PortablePipeline
 
-# Types the pipeline needs beyond skops' defaults; anything else in an artifact is refused.
-# Types skops does not trust by default but which are scikit-learn's or numpy's own: the
-# gradient-boosting trees are as safe to load as the rest of scikit-learn.
-TRUSTED_TYPES = ("numpy.dtype", "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor")
+# Types skops does not trust by default but which are scikit-learn's, numpy's or the runtime's
+# own; a project lists any others in its ``trusted_types`` setting, anything else is refused.
+TRUSTED_TYPES = (
+    "numpy.dtype",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "data_product_runtime.core.transformers.DateParts",
+)
 _RECORDED_LIBRARIES = ("numpy", "scikit-learn", "scipy", "skops")
 
 
@@ -52,6 +55,13 @@ class AliasMoveError(ModelRegistryError):
 
 class ModelRegistry(ABC):
     """Versions of trained models, the aliases that point at them, and verified loading."""
+
+    # The project's trusted_types setting: what its artifacts may hold beyond TRUSTED_TYPES.
+    project_trusted_types: tuple[str, ...] = ()
+
+    @property
+    def trusted_types(self) -> list[str]:
+        return [*TRUSTED_TYPES, *self.project_trusted_types]
 
     # -- what a backend provides ------------------------------------------------------------
 
@@ -135,20 +145,29 @@ class ModelRegistry(ABC):
             )
             raise ArtifactRefusedError(msg)
         try:
-            untrusted = set(sio.get_untrusted_types(data=artifact)) - set(TRUSTED_TYPES)
+            untrusted = set(sio.get_untrusted_types(data=artifact)) - set(self.trusted_types)
         except Exception as error:  # skops raises many kinds on a malformed archive
             msg = f"model {version_id}: the artifact is not a readable skops file ({error})"
             raise ArtifactRefusedError(msg) from error
         if untrusted:
             msg = f"model {version_id}: the artifact contains untrusted types: {', '.join(sorted(untrusted))}"
             raise ArtifactRefusedError(msg)
-        return Model(pipeline=sio.loads(artifact, trusted=list(TRUSTED_TYPES)), metadata=metadata)
+        return Model(pipeline=sio.loads(artifact, trusted=self.trusted_types), metadata=metadata)
 
     def save(self, pipeline: Any, report: TrainingReport, package_version: str) -> ModelMetadata:
         """Store a fitted pipeline as a new version and point the candidate alias at it."""
         import skops.io as sio  # noqa: PLC0415  (imports scikit-learn: only when needed)
 
         artifact = sio.dumps(pipeline)
+        untrusted = sorted(set(sio.get_untrusted_types(data=artifact)) - set(self.trusted_types))
+        if untrusted:  # refused now, not when serving finds it out
+            listed = ", ".join(f'"{name}"' for name in [*self.project_trusted_types, *untrusted])
+            msg = (
+                f"model not stored: loading it would refuse its types {', '.join(untrusted)}; if"
+                f" you trust them, set this in the project's settings.py:"
+                f" trusted_types: tuple[str, ...] = ({listed},)"
+            )
+            raise ArtifactRefusedError(msg)
         created_at = datetime.now(UTC)
         metadata = ModelMetadata(
             # Only the report's own fields, so a stored model's metadata can be a report too.

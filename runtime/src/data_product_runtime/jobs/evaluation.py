@@ -5,7 +5,6 @@ from pathlib import Path
 
 from data_product_runtime.core.aliases import CANDIDATE
 from data_product_runtime.core.evaluation import baseline_score, model_score, split
-from data_product_runtime.io.datasets import DataError
 from data_product_runtime.io.registries import open_registry
 from data_product_runtime.io.reports import ModelEvaluation, write_html, write_plots
 from data_product_runtime.jobs.progress import steps
@@ -46,18 +45,18 @@ def evaluate(
     roles = {"evaluated": registry.resolve(reference)}
     if against is not None and (against in registry.aliases() or against in registry.versions()):
         roles[against] = registry.resolve(against)
-    with steps(total=len(roles) + 1) as advance:
-        advance("loading data")
-        dataset, source = project.load_data(settings)
-        problem = project.problem
-        train_set, test_set = split(dataset, problem, settings.test_size, settings.random_seed)
+    problem = project.problem
+    with steps(total=len(roles)) as advance:
         evaluations = []
         for role, version in roles.items():
             advance(f"evaluating {role} ({version})")
             model = registry.load(version)
-            if model.metadata.feature_names != dataset.feature_names:
-                msg = f"model {version} expects features {model.metadata.feature_names}, the data has {dataset.feature_names}"
-                raise DataError(msg)
+            # Encoded as this model was trained (its categories), split as at training.
+            dataset, source = project.dataset(settings, model.metadata.features)
+            split_sets = split(dataset, problem, settings.test_size, settings.random_seed)
+            if role == "evaluated":
+                train_set, evaluated_test = split_sets
+            test_set = split_sets[1]
             folder = output_dir / version
             evaluations.append(
                 ModelEvaluation(
@@ -70,9 +69,9 @@ def evaluate(
     verdict = None
     if against is not None:
         metric = problem.primary_metric
-        baseline = baseline_score(problem, train_set, test_set)[metric]
+        baseline = baseline_score(problem, train_set, evaluated_test)[metric]
         verdict = _gate(evaluations, against, metric, baseline, settings.gate_tolerance)
-    data_note = f"Held-out data: {len(test_set)} rows of {source} (fingerprint {test_set.fingerprint()[:12]})."
+    data_note = f"Held-out data: {len(evaluated_test)} rows of {source} (fingerprint {evaluated_test.fingerprint()[:12]})."
     page = write_html(
         evaluations,
         verdict.message if verdict else "No comparison requested.",

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from data_product_runtime.core.dataset import FeatureKind
 from data_product_runtime.core.model import Model
 from data_product_runtime.core.scoring import (
     ROW_COLUMN,
@@ -41,6 +42,21 @@ class ScoringSummary:
 def print_nothing(rows: int) -> None:
     """The default progress report: none."""
     del rows
+
+
+def row_key_column(model: Model, configured: str | None) -> str:
+    """The column that names rows: the configured one, else the model's id column, else id."""
+    return configured or (model.metadata.keys[0] if model.metadata.keys else "id")
+
+
+def text_and_number_columns(model: Model, key: str) -> tuple[list[str], list[str]]:
+    """Columns a file reader reads as numbers (numeric features) and as text (the rest)."""
+    numeric = [f.name for f in model.metadata.features if f.kind in _NUMERIC]
+    others = [f.name for f in model.metadata.features if f.kind not in _NUMERIC]
+    return numeric, [*others, key] if key not in numeric and key not in others else others
+
+
+_NUMERIC = (FeatureKind.NUMBER, FeatureKind.INTEGER)
 
 
 def key_name(reader_columns: list[str], key_column: str | None) -> str | None:

@@ -32,7 +32,7 @@ from data_product_runtime.core.scoring import (
 )
 from data_product_runtime.io.datasets import DataError
 from data_product_runtime.io.registries import open_registry
-from data_product_runtime.jobs.scoring import QUARANTINED_EXIT_CODE
+from data_product_runtime.jobs.scoring import QUARANTINED_EXIT_CODE, row_key_column
 from data_product_runtime.project import project_from_environment
 from data_product_runtime.settings import Settings
 
@@ -177,7 +177,7 @@ def run(
             source,
             output=output,
             quarantine=quarantine or quarantine_folder(output),
-            key=settings.score_key_column,
+            key=row_key_column(model, settings.score_key_column),
         )
     finally:
         spark.stop()

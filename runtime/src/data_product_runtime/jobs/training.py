@@ -22,12 +22,13 @@ def train(project: Project, settings: Settings) -> ModelMetadata:
     """Fit the pipeline on the training split and register it as the new candidate."""
     with steps(total=4) as advance:
         advance("loading data")
-        dataset, source = project.load_data(settings)
+        dataset, source = project.dataset(settings)
         problem = project.problem
         train_set, test_set = split(dataset, problem, settings.test_size, settings.random_seed)
         advance(f"fitting on {len(train_set)} rows")
         hyperparameters = project.hyperparameters(settings)
-        pipeline = project.build_pipeline(hyperparameters).fit(train_set.features, train_set.target)
+        pipeline = project.build_pipeline(hyperparameters, dataset.schema)
+        pipeline.fit(train_set.features, train_set.target)
         advance(f"evaluating on {len(test_set)} held-out rows")
         report = _report(
             problem=problem,
@@ -56,12 +57,13 @@ def _report(
     return TrainingReport(
         problem_type=problem.name,
         features=dataset.schema,
+        keys=dataset.keys,
         target=dataset.target_name,
         classes=problem.classes(pipeline),
         hyperparameters=hyperparameters,
         metrics=score(pipeline, problem, test_set),
         baseline_metrics=baseline_score(problem, train_set, test_set),
-        input_reference=DriftReference.from_training(train_set.features),
+        input_reference=DriftReference.from_training(train_set.features, dataset.schema),
         score_reference=DriftReference.from_training(
             problem.scores(predictor.outputs(train_set.features))[:, None]
         ),

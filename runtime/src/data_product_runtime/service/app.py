@@ -102,8 +102,8 @@ def create_app(
             schema = get_openapi(
                 title=app.title, version=app.version, description=app.description, routes=app.routes
             )
-            features = next(iter(holder.current.variants.values())).model.metadata.features
-            app.openapi_schema = add_prediction_paths(schema, features)
+            metadata = next(iter(holder.current.variants.values())).model.metadata
+            app.openapi_schema = add_prediction_paths(schema, metadata.features, metadata.keys)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
@@ -159,8 +159,9 @@ class PredictionEndpoints:
         # Keyed by identity: hashing the feature schema would cost more than parsing a record.
         key = id(served.model.metadata)
         if key not in self._parsers:
+            metadata = served.model.metadata
             self._parsers[key] = RequestParser(
-                served.model.metadata.features, self.config.max_batch_records
+                metadata.features, self.config.max_batch_records, metadata.keys
             )
         return self._parsers[key]
 
@@ -207,6 +208,7 @@ class PredictionEndpoints:
             outputs,
             predictions=predictions,
             request_id=request_id,
+            row_keys=parsed.row_keys,
         )
         for shadow in state.shadows:
             if shadow is served:
@@ -228,6 +230,7 @@ class PredictionEndpoints:
                 shadow_outputs,
                 predictions=shadow_predictions,
                 request_id=request_id,
+                row_keys=parsed.row_keys,
             )
 
     def _monitor(
@@ -240,6 +243,7 @@ class PredictionEndpoints:
         *,
         predictions: list[dict[str, Any]],
         request_id: str,
+        row_keys: list[dict[str, Any]] | None,
     ) -> None:
         """Metrics, drift windows and the prediction log, after the answer has been sent."""
         monitored = served.model.problem.scores(outputs)
@@ -255,6 +259,7 @@ class PredictionEndpoints:
                     "at": now, "request_id": request_id, "row": index, "variant": variant,
                     "role": role, "model_version": served.version,
                     "inputs_sha256": hashlib.sha256(row.tobytes()).hexdigest(), **prediction,
+                    **({"keys": row_keys[index]} if row_keys else {}),
                 }
                 for index, (row, prediction) in enumerate(zip(rows, predictions, strict=True))
             ]

@@ -1,6 +1,9 @@
 """The application built from a project's settings, for ASGI servers that import it."""
 
+import os
+
 from fastapi import FastAPI
+from threadpoolctl import threadpool_limits
 
 from data_product_runtime.io.registries import open_registry
 from data_product_runtime.project import Project, project_from_environment
@@ -13,6 +16,9 @@ from data_product_runtime.settings import Settings
 
 def app_from_settings(project: Project, settings: Settings | None = None) -> FastAPI:
     """Load what the settings say to serve; raises when there is nothing to serve yet."""
+    # One thread per worker for OpenMP and BLAS: each request is small, and several workers
+    # each starting a pool on every core oversubscribe them (set before the libraries load).
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
     settings = settings or project.settings()
     configure_logging(settings.log_level)
     builder = StateBuilder(
@@ -29,13 +35,15 @@ def app_from_settings(project: Project, settings: Settings | None = None) -> Fas
         reload_interval_seconds=settings.reload_interval_seconds,
         prediction_log=PredictionLog(settings.prediction_log),
     )
-    return create_app(
+    app = create_app(
         builder,
         config,
         title=project.title,
         description=project.description,
         version=project.version,
     )
+    threadpool_limits(int(os.environ["OMP_NUM_THREADS"]))  # the libraries loaded already
+    return app
 
 
 def app_from_environment() -> FastAPI:

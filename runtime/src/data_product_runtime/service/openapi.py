@@ -27,7 +27,9 @@ def _schema(model: type[BaseModel], components: dict[str, Any]) -> dict[str, Any
     return {"$ref": _REF.format(model=model.__name__)}
 
 
-def add_prediction_paths(openapi: dict[str, Any], features: tuple[Feature, ...]) -> dict[str, Any]:
+def add_prediction_paths(
+    openapi: dict[str, Any], features: tuple[Feature, ...], keys: tuple[str, ...] = ()
+) -> dict[str, Any]:
     """The schema of the FastAPI routes, with /predict and /predict/batch added."""
     components = openapi.setdefault("components", {}).setdefault("schemas", {})
     errors = {
@@ -40,10 +42,10 @@ def add_prediction_paths(openapi: dict[str, Any], features: tuple[Feature, ...])
         },
     }
     endpoints: list[tuple[str, type[BaseModel], type[BaseModel], str]] = [
-        ("/predict", request_model(features), PredictResponse, "Predict for one record"),
+        ("/predict", request_model(features, keys), PredictResponse, "Predict for one record"),
         (
             "/predict/batch",
-            batch_request_model(features),
+            batch_request_model(features, keys),
             BatchPredictResponse,
             "Predict for many records",
         ),

@@ -1,5 +1,6 @@
 """Request and response bodies as pydantic models: the contract the OpenAPI schema publishes."""
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
@@ -10,6 +11,13 @@ from data_product_runtime.core.problems import Label
 # Strict: "1.5" (a string) and true (a boolean) are not numbers; NaN and infinity are refused.
 _NUMBER = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 _INTEGER = Annotated[int, Field(strict=True)]
+_KINDS: dict[FeatureKind, Any] = {
+    FeatureKind.NUMBER: _NUMBER,
+    FeatureKind.INTEGER: _INTEGER,
+    FeatureKind.BOOLEAN: Annotated[bool, Field(strict=True)],
+    FeatureKind.CATEGORICAL: str,
+    FeatureKind.DATETIME: datetime,
+}
 
 
 class RoutingFields(BaseModel):
@@ -28,28 +36,47 @@ class RoutingFields(BaseModel):
     )
 
 
-def features_model(features: tuple[Feature, ...]) -> type[BaseModel]:
-    """Exactly the model's features, each a finite number."""
+def _field(feature: Feature) -> tuple[Any, Any]:
+    kind = _KINDS[feature.kind]
+    description = None
+    if feature.categories is not None:
+        description = f"One of the training categories ({', '.join(feature.categories[:20])}"
+        description += ", ...)" if len(feature.categories) > 20 else ")"  # noqa: PLR2004
+        description += "; any other is accepted as unseen."
+    if feature.optional:
+        return kind | None, Field(None, alias=feature.name, description=description)
+    return kind, Field(alias=feature.name, description=description)
+
+
+def features_model(features: tuple[Feature, ...], keys: tuple[str, ...] = ()) -> type[BaseModel]:
+    """Exactly the model's features, each of its kind; optional ones may be null or absent.
+    The row's key columns may come along: they are logged, never features."""
     fields: dict[str, Any] = {
-        f"feature_{position}": (
-            _INTEGER if feature.kind is FeatureKind.INTEGER else _NUMBER,
-            Field(alias=feature.name),
-        )
-        for position, feature in enumerate(features)
+        f"feature_{position}": _field(feature) for position, feature in enumerate(features)
     }
+    fields.update(
+        {
+            f"key_{position}": (str | int | None, Field(None, alias=name))
+            for position, name in enumerate(keys)
+        }
+    )
     return create_model("Features", __config__=ConfigDict(extra="forbid"), **fields)
 
 
-def request_model(features: tuple[Feature, ...]) -> type[BaseModel]:
+def request_model(features: tuple[Feature, ...], keys: tuple[str, ...] = ()) -> type[BaseModel]:
     """``{"features": {...}}``, optionally with a routing key or a variant."""
     return create_model(
-        "PredictRequest", __base__=RoutingFields, features=(features_model(features), Field(...))
+        "PredictRequest",
+        __base__=RoutingFields,
+        features=(features_model(features, keys), Field(...)),
     )
 
 
-def batch_request_model(features: tuple[Feature, ...]) -> type[BaseModel]:
+def batch_request_model(
+    features: tuple[Feature, ...], keys: tuple[str, ...] = ()
+) -> type[BaseModel]:
     """``{"records": [{...}, ...]}``, optionally with a routing key or a variant."""
-    record: Any = features_model(features)
+    record: Any = features_model(features, keys)
     return create_model(
         "BatchPredictRequest",
         __base__=RoutingFields,

@@ -17,7 +17,8 @@ import numpy as np
 import orjson
 from numpy.typing import NDArray
 
-from data_product_runtime.core.dataset import Feature, FeatureKind
+from data_product_runtime.core.dataset import UNSEEN, Feature, FeatureKind
+from data_product_runtime.core.scoring import seconds_since_epoch
 
 _ROUTING_FIELDS = ("key", "variant")
 
@@ -40,15 +41,27 @@ class ParsedRequest:
     rows: NDArray[np.float64]
     key: str | None
     variant: str | None
+    # Per record, the values of the model's key columns it came with (None: none had any).
+    row_keys: list[dict[str, Any]] | None = None
 
 
 class RequestParser:
     """Validates `/predict` and `/predict/batch` bodies against one model's features."""
 
-    def __init__(self, features: tuple[Feature, ...], max_records: int) -> None:
+    def __init__(
+        self, features: tuple[Feature, ...], max_records: int, keys: tuple[str, ...] = ()
+    ) -> None:
+        self.features = features
         self.names = tuple(feature.name for feature in features)
+        self.keys = frozenset(keys)
         self._values = operator.itemgetter(*self.names)
-        self.integers = frozenset(f.name for f in features if f.kind is FeatureKind.INTEGER)
+        # The fast paths below take plain required numbers only; anything else goes field by field.
+        self.plain = all(f.kind is FeatureKind.NUMBER and not f.optional for f in features)
+        self._codes = {
+            f.name: {category: float(code) for code, category in enumerate(f.categories or ())}
+            for f in features
+            if f.kind is FeatureKind.CATEGORICAL
+        }
         self.max_records = max_records
 
     def single(self, body: bytes) -> ParsedRequest:
@@ -56,8 +69,9 @@ class RequestParser:
         key, variant = self._routing(document)
         if "features" not in document:
             raise RequestError(422, [_problem(["features"], "Field required", "missing")])
-        row = self._record(document["features"], ["features"])
-        return ParsedRequest(np.array([row]), key, variant)
+        record = document["features"]
+        row = self._record(record, ["features"])
+        return ParsedRequest(np.array([row]), key, variant, self._row_keys([record]))
 
     def batch(self, body: bytes) -> ParsedRequest:
         document = self._document(body, ("records", *_ROUTING_FIELDS))
@@ -73,7 +87,7 @@ class RequestParser:
         if len(records) > self.max_records:
             message = f"List should have at most {self.max_records} items, not {len(records)}"
             raise RequestError(422, [_problem(["records"], message, "too_long")])
-        return ParsedRequest(self._records(records), key, variant)
+        return ParsedRequest(self._records(records), key, variant, self._row_keys(records))
 
     def _document(self, body: bytes, allowed: tuple[str, ...]) -> dict[str, Any]:
         try:
@@ -120,9 +134,7 @@ class RequestParser:
 
     def _records(self, records: list[Any]) -> NDArray[np.float64]:
         """All records as a matrix: checked in bulk, then one by one only if something is off."""
-        if not self.integers and all(
-            type(r) is dict and len(r) == len(self.names) for r in records
-        ):
+        if self.plain and all(type(r) is dict and len(r) == len(self.names) for r in records):
             try:
                 values = list(map(self._values, records))
             except KeyError:
@@ -144,7 +156,7 @@ class RequestParser:
 
     def _record(self, record: Any, location: list[str | int]) -> list[float]:
         """The record's values in feature order; the common, valid case takes the fast path."""
-        if type(record) is dict and len(record) == len(self.names) and not self.integers:
+        if self.plain and type(record) is dict and len(record) == len(self.names):
             try:
                 values = self._values(record)
             except KeyError:
@@ -156,6 +168,12 @@ class RequestParser:
                         return row
         return self._checked_record(record, location)
 
+    def _row_keys(self, records: list[Any]) -> list[dict[str, Any]] | None:
+        if not self.keys:
+            return None
+        found = [{name: record[name] for name in self.keys if name in record} for record in records]
+        return found if any(found) else None
+
     def _checked_record(self, record: Any, location: list[str | int]) -> list[float]:
         """Field by field, collecting a message for every problem."""
         if not isinstance(record, dict):
@@ -164,44 +182,91 @@ class RequestParser:
             )
         problems = []
         row: list[float] = []
-        for name in self.names:
-            value = record.get(name)
-            if value is None:
-                message = (
-                    "Field required" if name not in record else "Input should be a valid number"
-                )
-                problems.append(
-                    _problem(
-                        [*location, name],
-                        message,
-                        "missing" if name not in record else "float_type",
-                    )
-                )
-            elif type(value) is float:
-                if not math.isfinite(value):
-                    problems.append(
-                        _problem(
-                            [*location, name], "Input should be a finite number", "finite_number"
-                        )
-                    )
-                elif name in self.integers and not value.is_integer():
-                    problems.append(
-                        _problem([*location, name], "Input should be a valid integer", "int_type")
-                    )
-                row.append(value)
-            elif type(value) is int:
-                row.append(float(value))
-            else:
-                kind = "integer" if name in self.integers else "number"
-                problems.append(
-                    _problem([*location, name], f"Input should be a valid {kind}", "float_type")
-                )
-        if len(record) > len(self.names):
-            problems.extend(
-                _problem([*location, name], "Extra inputs are not permitted", "extra_forbidden")
-                for name in record
-                if name not in self.names
-            )
+        for feature in self.features:
+            value = record.get(feature.name)
+            try:
+                row.append(self._encoded(feature, value, present=feature.name in record))
+            except _FieldError as error:
+                problems.append(_problem([*location, feature.name], error.message, error.kind))
+                row.append(math.nan)
+        problems.extend(
+            _problem([*location, name], "Extra inputs are not permitted", "extra_forbidden")
+            for name in record
+            if name not in self.names and name not in self.keys
+        )
         if problems:
             raise RequestError(422, problems)
         return row
+
+    def _encoded(self, feature: Feature, value: Any, *, present: bool) -> float:
+        """One value as the pipeline sees it (see ``core.dataset``), or a _FieldError."""
+        if value is None:
+            if feature.optional:
+                return math.nan
+            if not present:
+                raise _FieldError("Field required", "missing")
+            raise _FieldError(*_TYPE_ERRORS[feature.kind])
+        if feature.kind is FeatureKind.CATEGORICAL:
+            if type(value) is not str and type(value) is not int:
+                raise _FieldError(*_TYPE_ERRORS[feature.kind])
+            return self._codes[feature.name].get(str(value), UNSEEN)
+        return _ENCODERS[feature.kind](value)
+
+
+def _number(value: Any) -> float:
+    if type(value) is int:
+        return float(value)
+    if type(value) is not float:
+        raise _FieldError(*_TYPE_ERRORS[FeatureKind.NUMBER])
+    if not math.isfinite(value):
+        raise _FieldError("Input should be a finite number", "finite_number")
+    return value
+
+
+def _integer(value: Any) -> float:
+    if type(value) is float and math.isfinite(value) and not value.is_integer():
+        raise _FieldError(*_TYPE_ERRORS[FeatureKind.INTEGER])
+    try:
+        return _number(value)
+    except _FieldError as error:
+        if error.kind == "float_type":
+            raise _FieldError(*_TYPE_ERRORS[FeatureKind.INTEGER]) from None
+        raise
+
+
+def _boolean(value: Any) -> float:
+    if type(value) is not bool:
+        raise _FieldError(*_TYPE_ERRORS[FeatureKind.BOOLEAN])
+    return float(value)
+
+
+def _datetime(value: Any) -> float:
+    if type(value) is not str:
+        raise _FieldError(*_TYPE_ERRORS[FeatureKind.DATETIME])
+    try:
+        return seconds_since_epoch(value)
+    except ValueError:
+        raise _FieldError(
+            "Input should be a valid datetime in ISO 8601 format", "datetime_from_date_parsing"
+        ) from None
+
+
+_ENCODERS = {
+    FeatureKind.NUMBER: _number,
+    FeatureKind.INTEGER: _integer,
+    FeatureKind.BOOLEAN: _boolean,
+    FeatureKind.DATETIME: _datetime,
+}
+_TYPE_ERRORS = {
+    FeatureKind.NUMBER: ("Input should be a valid number", "float_type"),
+    FeatureKind.INTEGER: ("Input should be a valid integer", "int_type"),
+    FeatureKind.BOOLEAN: ("Input should be a valid boolean", "bool_type"),
+    FeatureKind.CATEGORICAL: ("Input should be a valid string", "string_type"),
+    FeatureKind.DATETIME: ("Input should be a valid datetime", "datetime_type"),
+}
+
+
+class _FieldError(Exception):
+    def __init__(self, message: str, kind: str) -> None:
+        super().__init__(message)
+        self.message, self.kind = message, kind
