@@ -74,17 +74,22 @@ def test_a_swapped_estimator_is_trained_served_and_says_how_it_predicts(
 ) -> None:
     boosted = replace(project, build_pipeline=lambda _, __: _boosting(project.problem_type))
     metadata = train(boosted, boosted.settings(model_dir=tmp_path))
-    assert metadata.prediction == "partly compiled"
+    assert (metadata.prediction, metadata.compiled_trees) == ("compiled", True)
+    assert metadata.prediction_difference is not None
+    assert metadata.prediction_difference < 1e-9
     model = LocalModelRegistry(tmp_path).load(metadata.version)
-    assert model.predictor.compiled_steps == ("impute", "scale")
-    assert model.predictor.fallback_steps == ("estimator",)
-    np.testing.assert_array_equal(
-        model.outputs(bundled.features), model.problem.outputs(model.pipeline, bundled.features)
+    assert model.predictor.compiled_steps == ("impute", "scale", "estimator")
+    assert model.predictor.fallback_steps == ()
+    np.testing.assert_allclose(
+        model.outputs(bundled.features),
+        model.problem.outputs(model.pipeline, bundled.features),
+        rtol=1e-9,
+        atol=1e-12,
     )
     from data_product_runtime.service.asgi import app_from_settings  # noqa: PLC0415
 
     with TestClient(app_from_settings(boosted, boosted.settings(model_dir=tmp_path))) as client:
-        assert client.get("/models").json()[0]["prediction"] == "partly compiled"
+        assert client.get("/models").json()[0]["prediction"] == "compiled"
 
 
 def test_a_classifier_without_probabilities_is_refused_in_one_line(bundled: Dataset) -> None:

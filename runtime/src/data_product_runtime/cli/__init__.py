@@ -45,6 +45,7 @@ def build_cli(project: Project) -> typer.Typer:
         pass
 
     app.command()(lifecycle.train)
+    app.command("example-table")(lifecycle.example_table)
     app.command()(lifecycle.evaluate)
     app.command()(lifecycle.promote)
     app.command()(lifecycle.rollback)

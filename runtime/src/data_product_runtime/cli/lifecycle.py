@@ -21,13 +21,15 @@ OutputFolderOption = Annotated[Path, typer.Option(help="Folder to write into.")]
 ActorOption = Annotated[str | None, typer.Option(help="Who moves the alias (default: this user).")]
 
 
+DataOption = Annotated[
+    Path | None,
+    typer.Option(help="CSV or Parquet training table (default: the bundled dataset)."),
+]
+TargetOption = Annotated[str | None, typer.Option(help="Target column of --data.")]
+
+
 def train(
-    data: Annotated[
-        Path | None,
-        typer.Option(help="CSV or Parquet training table (default: the bundled dataset)."),
-    ] = None,
-    target: Annotated[str | None, typer.Option(help="Target column of --data.")] = None,
-    model_dir: ModelDirOption = None,
+    data: DataOption = None, target: TargetOption = None, model_dir: ModelDirOption = None
 ) -> None:
     """Train the model, evaluate it on held-out data and store it as the new candidate."""
     settings = load_settings(data_path=data, target_column=target, model_dir=model_dir)
@@ -40,6 +42,30 @@ def train(
     typer.echo(f"stored in {settings.model_dir / metadata.version} as the candidate")
 
 
+def example_table(
+    path: Annotated[Path, typer.Argument(help="CSV or Parquet file to write, by suffix.")],
+    rows: Annotated[int, typer.Option(min=1, help="How many customers.")] = 600,
+) -> None:
+    """Write a small mixed-type churn table (id, categories, boolean, date, gaps) to train on."""
+    with user_errors():
+        import pyarrow.csv as pa_csv
+        import pyarrow.parquet as pq
+
+        from data_product_runtime.examples import TARGETS, churn_table
+        from data_product_runtime.io.datasets import DataError
+
+        project = current_project()
+        table = churn_table(project.problem_type, rows)
+        suffix = path.suffix.lower()
+        if suffix not in {".csv", ".parquet"}:
+            raise DataError(f"{path}: unsupported file type '{suffix}'; use .csv or .parquet")
+        if path.exists():
+            raise DataError(f"{path}: already exists; choose another name or remove it first")
+        (pa_csv.write_csv if suffix == ".csv" else pq.write_table)(table, path)
+    target = TARGETS[project.problem_type]
+    typer.echo(f"wrote {rows} rows to {path}; train on it: train --data {path} --target {target}")
+
+
 def evaluate(
     model: Annotated[
         str | None, typer.Argument(help="Version or alias to evaluate (default: candidate).")
@@ -49,10 +75,15 @@ def evaluate(
         typer.Option(help="Alias or version to compare with; exit 1 if the model is worse."),
     ] = None,
     output: OutputFolderOption = Path("reports"),
+    data: Annotated[
+        Path | None,
+        typer.Option(help="Table to evaluate on (default: the model's own training file, if any)."),
+    ] = None,
+    target: TargetOption = None,
     model_dir: ModelDirOption = None,
 ) -> None:
     """Metrics and plots on held-out data, side by side with --against; the quality gate."""
-    settings = load_settings(model_dir=model_dir)
+    settings = load_settings(data_path=data, target_column=target, model_dir=model_dir)
     with user_errors():
         from data_product_runtime.jobs.evaluation import evaluate as run_evaluation
 
@@ -114,6 +145,9 @@ def export_onnx(
 
         loaded = open_registry(settings).load(model)
         project = current_project()
+        from data_product_runtime.jobs.evaluation import data_settings
+
+        settings = data_settings(settings, loaded.metadata)
         dataset, _ = project.dataset(settings, loaded.metadata.features)
         _, test_set = split(dataset, project.problem, settings.test_size, settings.random_seed)
         try:

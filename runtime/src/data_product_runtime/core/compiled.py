@@ -25,7 +25,12 @@ from sklearn.linear_model import (
     Ridge,
 )
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import MinMaxScaler, OneHotEncoder, StandardScaler
+from sklearn.preprocessing import (
+    FunctionTransformer,
+    MinMaxScaler,
+    OneHotEncoder,
+    StandardScaler,
+)
 
 from data_product_runtime.core.portable import (
     LinearOutput,
@@ -35,6 +40,7 @@ from data_product_runtime.core.portable import (
     transform_function,
 )
 from data_product_runtime.core.transformers import DateParts, date_parts
+from data_product_runtime.core.trees import tree_outputs
 
 Matrix = NDArray[np.float64]
 Transform = Callable[[Matrix], Matrix]
@@ -49,6 +55,8 @@ class CompiledPredictor:
     predict_proba: Callable[[Matrix], Matrix] | None
     compiled_steps: tuple[str, ...]
     fallback_steps: tuple[str, ...]
+    trees: bool = False
+    """The estimator's trees run in treelite's interpreter (``core.trees``)."""
 
 
 def _steps(model: Any) -> list[tuple[str, Any]]:
@@ -56,8 +64,12 @@ def _steps(model: Any) -> list[tuple[str, Any]]:
     return [(name, step) for name, step in steps if step is not None and step != "passthrough"]
 
 
-def compile_pipeline(model: Any) -> CompiledPredictor:
-    """A predictor equal to ``model`` (a fitted Pipeline or estimator), as fast as it can be made."""
+def compile_pipeline(model: Any, *, trees: bool = False) -> CompiledPredictor:
+    """A predictor equal to ``model`` (a fitted Pipeline or estimator), as fast as it can be made.
+
+    With ``trees``, a tree ensemble predicts through treelite: the caller has checked (or
+    checks now) that its outputs equal the estimator's on held-out rows.
+    """
     *inner, (name, estimator) = _steps(model)
     transforms: list[Transform] = []
     compiled: list[str] = []
@@ -74,9 +86,18 @@ def compile_pipeline(model: Any) -> CompiledPredictor:
 
     predict: Callable[[Matrix], NDArray[Any]] | None = None
     predict_proba: Callable[[Matrix], Matrix] | None = None
+    classes = getattr(estimator, "classes_", None)
+    forest = tree_outputs(estimator, classifier=classes is not None) if trees else None
     if (output := _linear_output(estimator)) is not None:
-        predict, predict_proba = output_functions(output, getattr(estimator, "classes_", None))
+        predict, predict_proba = output_functions(output, classes)
         compiled.append(name)
+    elif forest is not None:
+        compiled.append(name)
+        if classes is None:
+            predict = forest
+        else:
+            predict_proba, labels = forest, np.asarray(classes)
+            predict = lambda rows: labels[np.argmax(forest(rows), axis=1)]  # noqa: E731
     else:
         fallback.append(name)
         predict = _checked_off(estimator.predict)
@@ -89,6 +110,7 @@ def compile_pipeline(model: Any) -> CompiledPredictor:
         predict_proba=(lambda rows: final_proba(transform(rows))) if final_proba else None,
         compiled_steps=tuple(compiled),
         fallback_steps=tuple(fallback),
+        trees=forest is not None,
     )
 
 
@@ -205,6 +227,8 @@ def _columns(transformer: ColumnTransformer) -> Transform | None:
 
 _COMPOSITES: dict[type, Callable[[Any], Transform | None]] = {
     DateParts: lambda _: date_parts,
+    # What ColumnTransformer turns remainder="passthrough" into: the identity when func is None.
+    FunctionTransformer: lambda step: (lambda rows: rows) if step.func is None else None,
     OneHotEncoder: _one_hot,
     Pipeline: _chain,
     ColumnTransformer: _columns,

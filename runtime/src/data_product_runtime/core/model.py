@@ -49,6 +49,10 @@ class TrainingReport(BaseModel):
     portable: PortableForm | None = None
     # How the service and evaluation compute its outputs (core.predictor), known at training.
     prediction: Implementation | None = None
+    # Trees predict through treelite: its outputs matched the estimator's on held-out rows.
+    compiled_trees: bool = False
+    # Largest difference between those outputs and the pipeline's there (0: exactly equal).
+    prediction_difference: float | None = None
 
 
 class ModelMetadata(TrainingReport):
@@ -97,7 +101,9 @@ class Model:
     def predictor(self) -> Predictor:
         """The one prediction path of this model (see ``core.predictor``)."""
         return build_predictor(
-            self.pipeline, classifier=self.metadata.problem_type == "classification"
+            self.pipeline,
+            classifier=self.metadata.problem_type == "classification",
+            trees=self.metadata.compiled_trees,
         )
 
     def outputs(self, rows: NDArray[np.float64]) -> NDArray[np.float64]:

@@ -17,8 +17,9 @@ from numpy.typing import NDArray
 from data_product_runtime.core.portable import PortablePipeline
 
 Matrix = NDArray[np.float64]
-Implementation = Literal["arithmetic", "partly compiled", "pipeline"]
-"""Every step as numpy arithmetic; some steps; none (the pipeline's own code)."""
+Implementation = Literal["arithmetic", "compiled", "partly compiled", "pipeline"]
+"""Every step as numpy arithmetic; every step compiled, the trees by treelite; some steps;
+none (the pipeline's own code)."""
 
 
 @dataclass(frozen=True)
@@ -29,16 +30,19 @@ class Predictor:
     implementation: Implementation
     compiled_steps: tuple[str, ...]
     fallback_steps: tuple[str, ...]
+    trees: bool = False
+    """Tree ensembles predict through treelite (``core.trees``)."""
 
 
-def build_predictor(pipeline: Any, *, classifier: bool) -> Predictor:
-    """The predictor of a fitted pipeline (or of a portable form loaded without one)."""
+def build_predictor(pipeline: Any, *, classifier: bool, trees: bool = False) -> Predictor:
+    """The predictor of a fitted pipeline (or of a portable form loaded without one); with
+    ``trees``, tree ensembles predict through treelite (``core.trees``)."""
     if isinstance(pipeline, PortablePipeline):  # numbers only: no scikit-learn in the process
         method = pipeline.predict_proba if classifier else pipeline.predict
         return Predictor(_as_floats(method), "arithmetic", ("portable form",), ())
     from data_product_runtime.core.compiled import compile_pipeline  # noqa: PLC0415
 
-    compiled = compile_pipeline(pipeline)
+    compiled = compile_pipeline(pipeline, trees=trees)
     if classifier:
         if compiled.predict_proba is None:
             msg = (
@@ -49,13 +53,17 @@ def build_predictor(pipeline: Any, *, classifier: bool) -> Predictor:
     else:
         outputs = _as_floats(compiled.predict)
     implementation: Implementation = (
-        "arithmetic"
-        if not compiled.fallback_steps
+        "pipeline"
+        if not compiled.compiled_steps
         else "partly compiled"
-        if compiled.compiled_steps
-        else "pipeline"
+        if compiled.fallback_steps
+        else "compiled"
+        if compiled.trees
+        else "arithmetic"
     )
-    return Predictor(outputs, implementation, compiled.compiled_steps, compiled.fallback_steps)
+    return Predictor(
+        outputs, implementation, compiled.compiled_steps, compiled.fallback_steps, compiled.trees
+    )
 
 
 def _as_floats(method: Callable[[Matrix], Any]) -> Callable[[Matrix], Matrix]:

@@ -4,7 +4,7 @@ from typing import Any, Self
 
 import numpy as np
 from numpy.typing import NDArray
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, clone
 
 PARTS = ("year", "month", "day", "weekday", "hour")
 
@@ -49,3 +49,22 @@ class DateParts(TransformerMixin, BaseEstimator):  # type: ignore[misc]
             else [f"x{index}" for index in range(self.n_features_in_)]
         )
         return np.asarray([f"{name}_{part}" for name in names for part in PARTS], dtype=object)
+
+
+class EncodedLabels(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
+    """A classifier fitted on the labels' positions 0..k-1 (XGBoost takes no other labels),
+    which answers with the labels themselves."""
+
+    def __init__(self, estimator: Any) -> None:
+        self.estimator = estimator
+
+    def fit(self, features: Any, target: Any, **fit_params: Any) -> Self:
+        self.classes_, positions = np.unique(np.asarray(target), return_inverse=True)
+        self.estimator_ = clone(self.estimator).fit(features, positions, **fit_params)
+        return self
+
+    def predict_proba(self, features: Any) -> NDArray[np.float64]:
+        return np.asarray(self.estimator_.predict_proba(features), dtype=np.float64)
+
+    def predict(self, features: Any) -> NDArray[Any]:
+        return np.asarray(self.classes_[np.argmax(self.predict_proba(features), axis=1)])

@@ -32,7 +32,11 @@ from data_product_runtime.core.portable import PortablePipeline
 TRUSTED_TYPES = (
     "numpy.dtype",
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "sklearn.neighbors._ball_tree.BallTree",
+    "sklearn.neighbors._kd_tree.KDTree",
+    "sklearn.tree._tree.Tree",
     "data_product_runtime.core.transformers.DateParts",
+    "data_product_runtime.core.transformers.EncodedLabels",
 )
 _RECORDED_LIBRARIES = ("numpy", "scikit-learn", "scipy", "skops")
 

@@ -5,6 +5,7 @@ from pathlib import Path
 
 from data_product_runtime.core.aliases import CANDIDATE
 from data_product_runtime.core.evaluation import baseline_score, model_score, split
+from data_product_runtime.core.model import ModelMetadata
 from data_product_runtime.io.registries import open_registry
 from data_product_runtime.io.reports import ModelEvaluation, write_html, write_plots
 from data_product_runtime.jobs.progress import steps
@@ -43,6 +44,7 @@ def evaluate(
     registry = open_registry(settings)
     reference = reference or (CANDIDATE if CANDIDATE in registry.aliases() else None)
     roles = {"evaluated": registry.resolve(reference)}
+    settings = data_settings(settings, registry.metadata(roles["evaluated"]))
     if against is not None and (against in registry.aliases() or against in registry.versions()):
         roles[against] = registry.resolve(against)
     problem = project.problem
@@ -79,6 +81,15 @@ def evaluate(
         output_dir / "index.html",
     )
     return EvaluationReport(evaluations, verdict, page)
+
+
+def data_settings(settings: Settings, metadata: ModelMetadata) -> Settings:
+    """The settings with the model's own training file and target when none is configured,
+    so a model trained with ``train --data`` is evaluated on that table's held-out rows."""
+    source = Path(metadata.training_data.source)
+    if settings.data_path is not None or not source.is_file():
+        return settings
+    return settings.model_copy(update={"data_path": source, "target_column": metadata.target})
 
 
 def _gate(

@@ -10,7 +10,7 @@ from data_product_runtime.core.drift import DriftReference
 from data_product_runtime.core.evaluation import baseline_score, score, split
 from data_product_runtime.core.model import DataFingerprint, ModelMetadata, TrainingReport
 from data_product_runtime.core.portable import PortableForm, PortablePipeline
-from data_product_runtime.core.predictor import build_predictor
+from data_product_runtime.core.predictor import Predictor, build_predictor
 from data_product_runtime.core.problems import Problem
 from data_product_runtime.io.registries import open_registry
 from data_product_runtime.jobs.progress import steps
@@ -53,7 +53,7 @@ def _report(
     test_set: Dataset,
     hyperparameters: dict[str, Any],
 ) -> TrainingReport:
-    predictor = build_predictor(pipeline, classifier=problem.name == "classification")
+    predictor, difference = checked_predictor(problem, pipeline, train_set, test_set)
     return TrainingReport(
         problem_type=problem.name,
         features=dataset.schema,
@@ -73,7 +73,35 @@ def _report(
         test_data=DataFingerprint(source=source, rows=len(test_set), sha256=test_set.fingerprint()),
         portable=verified_portable_form(problem, pipeline, test_set),
         prediction=predictor.implementation,
+        compiled_trees=predictor.trees,
+        prediction_difference=difference,
     )
+
+
+# Tree outputs through treelite may differ from the estimator's in the last bits (another
+# order of summation, float32 inside XGBoost); beyond this, or on any label, they are not used.
+TREE_TOLERANCE = 1e-6
+
+
+def checked_predictor(
+    problem: Problem, pipeline: Any, train_set: Dataset, test_set: Dataset
+) -> tuple[Predictor, float]:
+    """The fastest predictor whose outputs match the pipeline's on the training and held-out
+    rows (within ``TREE_TOLERANCE``, every label identical), and the largest difference."""
+    classifier = problem.name == "classification"
+    rows = np.vstack([test_set.features, train_set.features])
+    expected = problem.outputs(pipeline, rows)
+    predictor = build_predictor(pipeline, classifier=classifier, trees=True)
+    difference = float(np.max(np.abs(predictor.outputs(rows) - expected), initial=0.0))
+    if predictor.trees:
+        same_labels = not classifier or np.array_equal(
+            np.argmax(predictor.outputs(rows), axis=1), np.argmax(expected, axis=1)
+        )
+        scale = max(1.0, float(np.max(np.abs(expected), initial=0.0)))
+        if not same_labels or difference > TREE_TOLERANCE * scale:
+            predictor = build_predictor(pipeline, classifier=classifier)
+            difference = float(np.max(np.abs(predictor.outputs(rows) - expected), initial=0.0))
+    return predictor, difference
 
 
 def verified_portable_form(

@@ -130,5 +130,6 @@ class ServedModelInfo(BaseModel):
     features: list[str]
     prediction: str = Field(
         description="How outputs are computed: arithmetic (every step as numpy arithmetic), "
-        "partly compiled, or pipeline (scikit-learn's own code)."
+        "compiled (every step, the trees by treelite, checked at training), partly compiled, "
+        "or pipeline (scikit-learn's own code)."
     )

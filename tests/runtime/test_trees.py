@@ -1,0 +1,145 @@
+"""Every estimator family the template offers, trained on the mixed-type table: tree ensembles
+predict through treelite only when that matches the estimator; any other estimator runs its
+own code, and says so."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from data_product_runtime import Project
+from data_product_runtime.core.dataset import Feature, columns
+from data_product_runtime.core.transformers import EncodedLabels
+from data_product_runtime.examples import TARGETS
+from data_product_runtime.io.local_registry import LocalModelRegistry
+from data_product_runtime.io.registry import ArtifactRefusedError
+from data_product_runtime.jobs.training import TREE_TOLERANCE, train
+from data_product_runtime.service.asgi import app_from_settings
+from example_projects import churn_loader
+
+
+def _estimator(family: str, classifier: bool) -> Any:
+    # Imported per family: each test needs one of these libraries only.
+    from lightgbm import LGBMClassifier, LGBMRegressor  # noqa: PLC0415
+    from sklearn.ensemble import (  # noqa: PLC0415
+        HistGradientBoostingClassifier,
+        HistGradientBoostingRegressor,
+        RandomForestClassifier,
+        RandomForestRegressor,
+    )
+    from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor  # noqa: PLC0415
+    from xgboost import XGBClassifier, XGBRegressor  # noqa: PLC0415
+
+    families: dict[str, tuple[Callable[[], Any], Callable[[], Any]]] = {
+        "hist_gradient_boosting": (
+            lambda: HistGradientBoostingClassifier(max_iter=30, random_state=0),
+            lambda: HistGradientBoostingRegressor(max_iter=30, random_state=0),
+        ),
+        "random_forest": (
+            lambda: RandomForestClassifier(n_estimators=20, min_samples_leaf=2, random_state=0),
+            lambda: RandomForestRegressor(n_estimators=20, min_samples_leaf=2, random_state=0),
+        ),
+        "lightgbm": (
+            lambda: LGBMClassifier(n_estimators=30, verbose=-1, random_state=0),
+            lambda: LGBMRegressor(n_estimators=30, verbose=-1, random_state=0),
+        ),
+        "xgboost": (
+            lambda: EncodedLabels(XGBClassifier(n_estimators=30, max_depth=3, random_state=0)),
+            lambda: XGBRegressor(n_estimators=30, max_depth=3, random_state=0),
+        ),
+        "nearest_neighbours": (
+            lambda: KNeighborsClassifier(n_neighbors=7),
+            lambda: KNeighborsRegressor(n_neighbors=7),
+        ),
+    }
+    return families[family][0 if classifier else 1]()
+
+
+def _pipeline(
+    family: str, classifier: bool
+) -> Callable[[dict[str, Any], tuple[Feature, ...]], Any]:
+    def build(_: dict[str, Any], features: tuple[Feature, ...]) -> Any:
+        from sklearn.compose import ColumnTransformer  # noqa: PLC0415
+        from sklearn.impute import SimpleImputer  # noqa: PLC0415
+        from sklearn.pipeline import Pipeline  # noqa: PLC0415
+
+        from data_product_runtime.core.transformers import DateParts  # noqa: PLC0415
+
+        dates = ColumnTransformer(
+            [("dates", DateParts(), columns(features, "datetime"))], remainder="passthrough"
+        )
+        steps: list[tuple[str, Any]] = [("preprocess", dates)]
+        if family == "nearest_neighbours":  # no gaps allowed
+            steps.append(("impute", SimpleImputer(strategy="median")))
+        return Pipeline([*steps, ("estimator", _estimator(family, classifier))])
+
+    return build
+
+
+# What scikit-learn's nearest neighbours store, which neither skops nor the runtime trusts.
+DISTANCE = "sklearn.metrics._dist_metrics.EuclideanDistance64"
+TREES = ["hist_gradient_boosting", "random_forest", "lightgbm", "xgboost"]
+
+
+def _project(project: Project, family: str) -> Project:
+    return replace(
+        project,
+        load_data=churn_loader(project.problem_type),
+        build_pipeline=_pipeline(family, project.problem_type == "classification"),
+    )
+
+
+@pytest.mark.parametrize("family", TREES)
+def test_tree_ensembles_predict_through_treelite_as_their_library_does(
+    project: Project, family: str, tmp_path: Path
+) -> None:
+    trees = _project(project, family)
+    target = TARGETS[project.problem_type]
+    trusted = {
+        "lightgbm": ("collections.OrderedDict", "lightgbm.basic.Booster", f"lightgbm.sklearn.LGBM{_kind(project)}"),
+        "xgboost": ("xgboost.core.Booster", f"xgboost.sklearn.XGB{_kind(project)}"),
+    }.get(family, ())  # fmt: skip
+    settings = trees.settings(model_dir=tmp_path, target_column=target, trusted_types=trusted)
+    metadata = train(trees, settings)
+    assert (metadata.prediction, metadata.compiled_trees) == ("compiled", True)
+    assert metadata.prediction_difference is not None
+    registry = LocalModelRegistry(tmp_path)
+    registry.project_trusted_types = trusted
+    model = registry.load(metadata.version)
+    dataset, _ = trees.dataset(settings)
+    fast = model.outputs(dataset.features)
+    library = model.problem.outputs(model.pipeline, dataset.features)
+    scale = max(1.0, float(np.abs(library).max()))
+    assert np.abs(fast - library).max() <= TREE_TOLERANCE * scale
+    if project.problem_type == "classification":
+        assert np.array_equal(fast.argmax(axis=1), library.argmax(axis=1))
+    with TestClient(app_from_settings(trees, settings)) as client:
+        assert client.get("/models").json()[0]["prediction"] == "compiled"
+
+
+def test_an_estimator_without_a_fast_path_is_trusted_by_the_line_training_gives(
+    project: Project, tmp_path: Path
+) -> None:
+    knn = _project(project, "nearest_neighbours")
+    settings = knn.settings(model_dir=tmp_path, target_column=TARGETS[project.problem_type])
+    with pytest.raises(ArtifactRefusedError) as refused:
+        train(knn, settings)
+    line = str(refused.value).split("settings.py: ")[1]
+    assert line == f'trusted_types: tuple[str, ...] = ("{DISTANCE}",)'
+    assert LocalModelRegistry(tmp_path).versions() == []
+    settings = settings.model_copy(update={"trusted_types": (DISTANCE,)})
+    metadata = train(knn, settings)
+    assert (metadata.prediction, metadata.compiled_trees) == ("partly compiled", False)
+    assert metadata.prediction_difference == 0.0
+    with TestClient(app_from_settings(knn, settings)) as client:
+        assert client.get("/models").json()[0]["prediction"] == "partly compiled"
+
+
+def _kind(project: Project) -> str:
+    return "Classifier" if project.problem_type == "classification" else "Regressor"
