@@ -153,11 +153,24 @@ def test_pyproject_follows_the_answers(rendered: tuple[Answers, Path]) -> None:
     )
 
 
-def test_problem_type_selects_the_estimator(rendered: tuple[Answers, Path]) -> None:
+ESTIMATORS = {
+    "linear": ("LogisticRegression", "Ridge"),
+    "hist_gradient_boosting": ("HistGradientBoostingClassifier", "HistGradientBoostingRegressor"),
+    "random_forest": ("RandomForestClassifier", "RandomForestRegressor"),
+    "lightgbm": ("LGBMClassifier", "LGBMRegressor"),
+    "xgboost": ("XGBClassifier", "XGBRegressor"),
+}
+
+
+def test_problem_type_and_model_family_select_the_estimator(
+    rendered: tuple[Answers, Path],
+) -> None:
     answers, project = rendered
     pipeline = (project / f"src/{PACKAGE}/pipeline.py").read_text()
-    estimator = "LogisticRegression" if answers["problem_type"] == "classification" else "Ridge"
-    assert f'("estimator", {estimator}(' in pipeline
+    classifier, regressor = ESTIMATORS[str(answers["model_family"])]
+    estimator = classifier if answers["problem_type"] == "classification" else regressor
+    assert f"{estimator}(**hyperparameters)" in pipeline
+    assert sum(name in pipeline for pair in ESTIMATORS.values() for name in pair) == 1
     declared = (project / f"src/{PACKAGE}/project.py").read_text()
     assert f'problem_type="{answers["problem_type"]}"' in declared
 

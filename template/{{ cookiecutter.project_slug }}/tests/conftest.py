@@ -12,7 +12,6 @@ from data_product_runtime.core.model import ModelMetadata
 from data_product_runtime.jobs.training import train
 from data_product_runtime.service.asgi import app_from_settings
 
-from {{ cookiecutter.package_name }}.data import load_bundled
 from {{ cookiecutter.package_name }}.project import PROJECT
 
 
@@ -31,7 +30,8 @@ def _isolated_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 
 @pytest.fixture(scope="session")
 def bundled() -> Dataset:
-    return load_bundled()
+    """The bundled dataset as the pipeline sees it."""
+    return PROJECT.dataset(PROJECT.settings())[0]
 
 
 @pytest.fixture(scope="session")

@@ -4,15 +4,17 @@ from typing import Any
 
 from data_product_runtime import Project
 
-from .data import load_training_data
+from data_product_runtime.core.dataset import Feature
+
+from .data import COLUMNS, load_training_data
 from .settings import Settings
 
 
 # pipeline.py, and with it scikit-learn, is imported only to train: batch scoring starts without it.
-def build_pipeline(hyperparameters: dict[str, Any]) -> Any:
+def build_pipeline(hyperparameters: dict[str, Any], features: tuple[Feature, ...]) -> Any:
     from .pipeline import build_pipeline  # noqa: PLC0415
 
-    return build_pipeline(hyperparameters)
+    return build_pipeline(hyperparameters, features)
 
 
 def hyperparameters(settings: Settings) -> dict[str, Any]:
@@ -31,4 +33,5 @@ PROJECT = Project(
     build_pipeline=build_pipeline,
     hyperparameters=hyperparameters,
     reference=f"{__package__}.project:PROJECT",  # where service workers import it from
+    columns=COLUMNS,
 )

@@ -25,6 +25,19 @@ class Settings(RuntimeSettings):
         "{% if cookiecutter.database == 'postgresql' %}postgresql+psycopg://localhost/{{ cookiecutter.package_name }}{% else %}sqlite:///data/scoring.sqlite{% endif %}",
         description="SQLAlchemy URL of the database that score-table reads and writes.",
     )
+    trusted_types: tuple[str, ...] = Field(
+        (
+{%- if cookiecutter.model_family == "lightgbm" %}
+            "collections.OrderedDict",
+            "lightgbm.basic.Booster",
+            "lightgbm.sklearn.LGBM{% if cookiecutter.problem_type == "classification" %}Classifier{% else %}Regressor{% endif %}",
+{%- elif cookiecutter.model_family == "xgboost" %}
+            "xgboost.core.Booster",
+            "xgboost.sklearn.XGB{% if cookiecutter.problem_type == "classification" %}Classifier{% else %}Regressor{% endif %}",
+{%- endif %}
+        ),
+        description="Types a model artifact may hold beyond scikit-learn's own; training names any it needs.",
+    )
     kafka_group_id: str = Field(
         "{{ cookiecutter.project_slug }}-scorer",
         description="Consumer group whose committed offsets score-stream resumes from.",
