@@ -15,9 +15,11 @@ each run recompiles the libraries it imports and measures that instead.
 
     uv run python benchmarks/batch_scoring.py              # full size, 3 runs
     uv run python benchmarks/batch_scoring.py --rows 200000 --runs 1
+    uv run python benchmarks/batch_scoring.py --table churn --family lightgbm
 """
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -31,20 +33,48 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
+from setups import FAMILIES, TABLES, encoder, project_for
+
+from data_product_runtime.examples import TARGETS, churn_table
+
 from {{ cookiecutter.package_name }}.project import PROJECT
 
 PACKAGE = "{{ cookiecutter.package_name }}"
 
 
-def ensure_model(model_dir: Path) -> list[str]:
-    """Train the project's model into ``model_dir`` unless one is there; its feature names."""
+def ensure_model(model_dir: Path, family: str, table: str) -> list[str]:
+    """Train the model into ``model_dir`` unless one is there; its feature names."""
     from data_product_runtime.io.local_registry import LocalModelRegistry
     from data_product_runtime.jobs.training import train
 
     registry = LocalModelRegistry(model_dir)
     if not registry.versions():
-        train(PROJECT, PROJECT.settings(model_dir=model_dir))
+        project, overrides = project_for(family, table)
+        train(project, project.settings(model_dir=model_dir, **overrides))
     return list(registry.metadata().feature_names)
+
+
+def generate_churn(folder: Path, rows: int) -> tuple[Path, Path]:
+    """The mixed-type example table (an id, categories, a boolean, a date, gaps) at ``rows`` rows."""
+    csv_path, parquet_path = folder / f"churn-{rows}.csv", folder / f"churn-{rows}.parquet"
+    if csv_path.exists() and parquet_path.exists():
+        return csv_path, parquet_path
+    chunk = 100_000
+    writers: tuple[pa_csv.CSVWriter, pq.ParquetWriter] | None = None
+    try:
+        for start in range(0, rows, chunk):
+            table = churn_table(PROJECT.problem_type, min(chunk, rows - start), seed=start)
+            table = table.drop_columns([TARGETS[PROJECT.problem_type]])
+            ids = pa.array([f"C{index:09d}" for index in range(start, start + table.num_rows)])
+            table = table.set_column(0, "customer_id", ids)
+            if writers is None:
+                writers = pa_csv.CSVWriter(csv_path, table.schema), pq.ParquetWriter(parquet_path, table.schema)
+            writers[0].write_table(table)
+            writers[1].write_table(table, row_group_size=chunk)
+    finally:
+        for writer in writers or ():
+            writer.close()
+    return csv_path, parquet_path
 
 
 def generate(folder: Path, rows: int, seed: int = 7) -> tuple[Path, Path]:
@@ -52,7 +82,7 @@ def generate(folder: Path, rows: int, seed: int = 7) -> tuple[Path, Path]:
     csv_path, parquet_path = folder / f"features-{rows}.csv", folder / f"features-{rows}.parquet"
     if csv_path.exists() and parquet_path.exists():
         return csv_path, parquet_path
-    bundled, _ = PROJECT.load_data(PROJECT.settings())
+    bundled, _ = PROJECT.dataset(PROJECT.settings())
     spread = bundled.features.std(axis=0)
     generator = np.random.default_rng(seed)
     chunk = 100_000
@@ -83,8 +113,9 @@ def usual(source: Path, output: Path, model_dir: Path) -> None:
 
     model = open_registry(PROJECT.settings(model_dir=model_dir)).load()
     frame = pd.read_csv(source) if source.suffix == ".csv" else pd.read_parquet(source)
-    features = frame[list(model.metadata.feature_names)].to_numpy()
-    result = pd.DataFrame({"id": frame["id"]})
+    features = encoder(model.metadata)(frame)
+    key = model.metadata.keys[0] if model.metadata.keys else "id"
+    result = pd.DataFrame({key: frame[key]})
     if model.metadata.problem_type == "classification":
         probabilities = model.pipeline.predict_proba(features)
         result["prediction"] = model.pipeline.classes_[probabilities.argmax(axis=1)]
@@ -152,6 +183,10 @@ def main() -> None:
     parser.add_argument(
         "--folder", type=Path, default=Path(tempfile.gettempdir()) / f"{PACKAGE}-bench"
     )
+    parser.add_argument("--family", choices=["project", *FAMILIES], default="project",
+                        help="this estimator family in place of the project's (same preprocessing)")
+    parser.add_argument("--table", choices=TABLES, default="bundled",
+                        help="numeric rows like the bundled data, or the mixed-type example table")
     parser.add_argument(
         "--usual", nargs=3, metavar=("INPUT", "OUTPUT", "MODEL_DIR"), help=argparse.SUPPRESS
     )
@@ -163,16 +198,22 @@ def main() -> None:
 
     folder: Path = arguments.folder
     folder.mkdir(parents=True, exist_ok=True)
-    model_dir = folder / "models"
-    features = ensure_model(model_dir)
-    print(f"model with {len(features)} features; data in {folder}")
-    environment = {**os.environ, f"{PROJECT.env_prefix}MODEL_DIR": str(model_dir)}
+    model_dir = folder / f"models-{arguments.family}-{arguments.table}"
+    features = ensure_model(model_dir, arguments.family, arguments.table)
+    print(f"{arguments.family} model with {len(features)} features on the {arguments.table} table; data in {folder}")
+    trusted = project_for(arguments.family, arguments.table)[1].get("trusted_types", ())
+    environment = {
+        **os.environ,
+        f"{PROJECT.env_prefix}MODEL_DIR": str(model_dir),
+        f"{PROJECT.env_prefix}TRUSTED_TYPES": json.dumps(list(trusted)),
+    }
     os.environ.update(environment)
     header = f"{'input':<28} {'size':>8} {'approach':<10} {'wall s':>7} {'rows/s':>10} {'peak RSS MB':>12} {'speed':>6}"
     print(header)
     print("-" * len(header))
     for rows in (arguments.small_rows, arguments.rows):
-        csv_path, parquet_path = generate(folder, rows)
+        make = generate if arguments.table == "bundled" else generate_churn
+        csv_path, parquet_path = make(folder, rows)
         for source in (csv_path, parquet_path):
             output = folder / f"scores{source.suffix}"
             commands = {

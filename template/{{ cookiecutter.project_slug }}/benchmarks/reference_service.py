@@ -5,6 +5,7 @@ on it. It loads the same registry version as the real service, so both compute t
 predictions; only the serving stack differs. Run: ``gunicorn -w 2 'reference_service:app'``.
 """
 
+import json
 import os
 import warnings
 from pathlib import Path
@@ -12,22 +13,24 @@ from pathlib import Path
 import pandas as pd
 from flask import Flask, Response, jsonify, request
 
+import setups
+
 from data_product_runtime.io.local_registry import LocalModelRegistry
 
 # The pipeline was fitted on arrays; scikit-learn warns about DataFrame column names.
 warnings.filterwarnings("ignore", message="X has feature names")
 
-model = LocalModelRegistry(Path(os.environ.get("REFERENCE_MODEL_DIR", "models"))).load(
-    os.environ.get("REFERENCE_MODEL_VERSION")
-)
-features = list(model.metadata.feature_names)
+registry = LocalModelRegistry(Path(os.environ.get("REFERENCE_MODEL_DIR", "models")))
+registry.project_trusted_types = tuple(json.loads(os.environ.get("REFERENCE_TRUSTED_TYPES", "[]")))
+model = registry.load(os.environ.get("REFERENCE_MODEL_VERSION"))
+encoded = setups.encoder(model.metadata)
 CLASSIFIER = model.metadata.problem_type == "classification"
 app = Flask(__name__)
 
 
 @app.post("/predict")
 def predict() -> Response:
-    frame = pd.DataFrame([request.get_json()["features"]])[features]
+    frame = encoded(pd.DataFrame([request.get_json()["features"]]))
     if not CLASSIFIER:
         return jsonify(
             prediction=float(model.pipeline.predict(frame)[0]), model_version=model.version
@@ -43,7 +46,7 @@ def predict() -> Response:
 
 @app.post("/predict/batch")
 def predict_batch() -> Response:
-    frame = pd.DataFrame(request.get_json()["records"])[features]
+    frame = encoded(pd.DataFrame(request.get_json()["records"]))
     if not CLASSIFIER:
         values = model.pipeline.predict(frame)
         return jsonify(

@@ -23,6 +23,9 @@ from dataclasses import dataclass
 from http.client import HTTPConnection
 from pathlib import Path
 
+import setups
+from setups import FAMILIES, TABLES, project_for
+
 from data_product_runtime.jobs.training import train
 
 from {{ cookiecutter.package_name }}.project import PROJECT
@@ -138,20 +141,21 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=100, help="records per batch request")
     parser.add_argument("--runs", type=int, default=1, help="alternating runs of each")
     parser.add_argument("--workers", type=int, default=2, help="processes of each service")
+    parser.add_argument("--family", choices=["project", *FAMILIES], default="project",
+                        help="this estimator family in place of the project's (same preprocessing)")
+    parser.add_argument("--table", choices=TABLES, default="bundled",
+                        help="train on and send the bundled data or the mixed-type example table")
     args = parser.parse_args()
 
     folder = Path(tempfile.mkdtemp(prefix="bench-"))
-    version = train(PROJECT, PROJECT.settings(model_dir=folder / "models")).version
-    data, _ = PROJECT.load_data(PROJECT.settings())
-    record = dict(zip(data.feature_names, data.features[0].tolist(), strict=True))
-    records = [
-        dict(zip(data.feature_names, row.tolist(), strict=True))
-        for row in data.features[: args.batch_size]
-    ]
+    project, overrides = project_for(args.family, args.table)
+    version = train(project, project.settings(model_dir=folder / "models", **overrides)).version
+    records = setups.records(project, overrides, args.batch_size)
     single, batch = (
-        json.dumps({"features": record}).encode(),
+        json.dumps({"features": records[0]}).encode(),
         json.dumps({"records": records}).encode(),
     )
+    trusted = json.dumps(list(overrides.get("trusted_types", ())))
 
     ours, reference = free_port(), free_port()
     environment = {
@@ -160,8 +164,13 @@ def main() -> None:
         f"{PROJECT.env_prefix}PREDICTION_LOG": str(folder / "predictions.jsonl"),
         f"{PROJECT.env_prefix}LOG_LEVEL": "warning",
         f"{PROJECT.env_prefix}MAX_BODY_BYTES": "10000000",
+        f"{PROJECT.env_prefix}TRUSTED_TYPES": trusted,
         "REFERENCE_MODEL_DIR": str(folder / "models"),
         "REFERENCE_MODEL_VERSION": version,
+        "REFERENCE_TRUSTED_TYPES": trusted,
+        # One thread per worker on both sides: OpenMP pools in every worker oversubscribe the
+        # cores (the service sets this itself; the reference is given it, for a fair match).
+        "OMP_NUM_THREADS": "1",
     }
     servers = {
         "this service": subprocess.Popen(  # noqa: S603

@@ -1,5 +1,6 @@
 """Serving commands."""
 
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -70,9 +71,11 @@ def serve(
         return
     # Workers build the app from the environment: pass on what the options changed, and
     # give prometheus_client a folder to add up the workers' metrics in.
-    for name, value in settings.model_dump(exclude_unset=True).items():
+    # As the environment spells them: text as it is, anything else (a list, a flag) as JSON.
+    for name, value in settings.model_dump(mode="json", exclude_unset=True).items():
         if value is not None:
-            os.environ[f"{project.env_prefix}{name.upper()}"] = str(value)
+            text = value if isinstance(value, str) else json.dumps(value)
+            os.environ[f"{project.env_prefix}{name.upper()}"] = text
     project.export()
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix=f"{project.name}-metrics-")
     uvicorn.run(

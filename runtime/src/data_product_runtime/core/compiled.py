@@ -237,6 +237,13 @@ _COMPOSITES: dict[type, Callable[[Any], Transform | None]] = {
 
 def _operations(step: Any) -> tuple[Operation, ...] | None:
     """The step's arithmetic, in scikit-learn's order of operations; None when unknown."""
+    if type(step) is Pipeline:
+        chained = [_operations(inner) for _, inner in _steps(step)]
+        if any(operations is None for operations in chained):
+            return None
+        return tuple(operation for operations in chained if operations for operation in operations)
+    if type(step) is ColumnTransformer:
+        return _all_columns_operations(step)
     if type(step) is StandardScaler:
         operations = []
         if step.with_mean:
@@ -258,6 +265,21 @@ def _operations(step: Any) -> tuple[Operation, ...] | None:
     ):
         return (Operation(kind="fill_missing", values=_values(step.statistics_)),)
     return None
+
+
+def _all_columns_operations(transformer: ColumnTransformer) -> tuple[Operation, ...] | None:
+    """A column transformer of a numbers-only table (one part on every column, in order) is
+    that part's arithmetic: the default pipeline keeps its portable form on such tables."""
+    positions = np.arange(transformer.n_features_in_)
+    used = [
+        (part, positions[selection])
+        for _, part, selection in transformer.transformers_
+        if part != "drop" and not isinstance(selection, str) and len(positions[selection])
+    ]
+    if len(used) != 1 or not np.array_equal(used[0][1], positions) or transformer.sparse_output_:
+        return None
+    inner = _operations(used[0][0])
+    return None if inner is None else (Operation(kind="column_major"), *inner)
 
 
 def _linear_output(estimator: Any) -> LinearOutput | None:

@@ -22,12 +22,14 @@ Label = str | int | float
 
 class Operation(BaseModel):
     """One column-wise step: ``subtract``/``divide``/``multiply``/``add`` a value per column,
-    or ``fill_missing`` (a NaN becomes the column's value)."""
+    ``fill_missing`` (a NaN becomes the column's value), or ``column_major`` (the rows laid out
+    column by column, as a ``ColumnTransformer`` selects them: the products that follow then
+    sum in scikit-learn's order, to the last bit)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    kind: Literal["subtract", "divide", "multiply", "add", "fill_missing"]
-    values: tuple[float, ...]
+    kind: Literal["subtract", "divide", "multiply", "add", "fill_missing", "column_major"]
+    values: tuple[float, ...] = ()
 
 
 class LinearOutput(BaseModel):
@@ -59,6 +61,8 @@ _ARITHMETIC = {
 def _step(operation: Operation) -> Callable[[Matrix, Matrix | None], Matrix]:
     """The operation as a function of the rows, writing into ``out`` when it is given."""
     values = np.asarray(operation.values, dtype=np.float64)
+    if operation.kind == "column_major":
+        return lambda rows, _: np.asfortranarray(rows)
     if operation.kind == "fill_missing":
 
         def fill(rows: Matrix, out: Matrix | None) -> Matrix:
