@@ -63,17 +63,17 @@ SWAPS = {
     "classification": [
         ("KNeighborsClassifier(n_neighbors=15)",
          "from sklearn.neighbors import KNeighborsClassifier", None),
-        ("HistGradientBoostingClassifier(max_iter=50, random_state=0)",
+        ("HistGradientBoostingClassifier(max_iter=50, random_state=settings.random_seed)",
          "from sklearn.ensemble import HistGradientBoostingClassifier", None),
-        ("LGBMClassifier(n_estimators=50, n_jobs=1, verbose=-1, random_state=0)",
+        ("LGBMClassifier(n_estimators=50, n_jobs=1, verbose=-1, random_state=settings.random_seed)",
          "from lightgbm import LGBMClassifier", "lightgbm"),
     ],
     "regression": [
         ("KNeighborsRegressor(n_neighbors=15)",
          "from sklearn.neighbors import KNeighborsRegressor", None),
-        ("RandomForestRegressor(n_estimators=50, min_samples_leaf=3, n_jobs=1, random_state=0)",
+        ("RandomForestRegressor(n_estimators=50, min_samples_leaf=3, n_jobs=1, random_state=settings.random_seed)",
          "from sklearn.ensemble import RandomForestRegressor", None),
-        ("XGBRegressor(n_estimators=50, max_depth=3, n_jobs=1, random_state=0)",
+        ("XGBRegressor(n_estimators=50, max_depth=3, n_jobs=1, random_state=settings.random_seed)",
          "from xgboost import XGBRegressor", "xgboost-cpu"),
     ],
 }  # fmt: skip
@@ -175,10 +175,23 @@ def train_trusting_what_it_asks(project: Path, target: str) -> str:
 
 
 def swap_estimator(project: Path, estimator: str, import_line: str) -> None:
+    """Replace the estimator, its import and its hyper-parameters, as a user edits them."""
+    name, _, arguments = estimator.partition("(")
+    settings = ", ".join(
+        f'"{key.strip()}": {value.strip()}'
+        for key, value in (pair.split("=") for pair in arguments.rstrip(")").split(","))
+    )
     pipeline = project / f"{PACKAGE}/pipeline.py"
     text = pipeline.read_text()
     text = re.sub(
-        r"^    estimator = .*\n", f"    estimator = {estimator}\n", text, count=1, flags=re.M
+        r"^    return \{.*?\}\n", f"    return {{{settings}}}\n", text, count=1, flags=re.M | re.S
+    )
+    text = re.sub(
+        r"^    estimator = .*\n",
+        f"    estimator = {name}(**hyperparameters)\n",
+        text,
+        count=1,
+        flags=re.M,
     )
     text = text.replace("from typing import Any\n", f"from typing import Any\n\n{import_line}\n", 1)
     pipeline.write_text(text)

@@ -134,7 +134,7 @@ def usual(source: Path, output: Path, model_dir: Path) -> None:
 # ru_maxrss of a child also counts this process's memory at the time it was started (the
 # generated data included); VmHWM counts only the child. Elsewhere ru_maxrss is used.
 PEAK_PROBE = """
-import atexit, runpy, sys
+import atexit, os, runpy, sys
 report, kind, target = sys.argv[1:4]
 sys.argv = [target, *sys.argv[4:]]
 
@@ -150,6 +150,7 @@ atexit.register(write_peak)
 if kind == "module":
     runpy.run_module(target, run_name="__main__", alter_sys=True)
 else:
+    sys.path.insert(0, os.path.dirname(os.path.abspath(target)))  # as `python script` does
     runpy.run_path(target, run_name="__main__")
 """
 

@@ -238,12 +238,20 @@ _COMPOSITES: dict[type, Callable[[Any], Transform | None]] = {
 def _operations(step: Any) -> tuple[Operation, ...] | None:
     """The step's arithmetic, in scikit-learn's order of operations; None when unknown."""
     if type(step) is Pipeline:
-        chained = [_operations(inner) for _, inner in _steps(step)]
-        if any(operations is None for operations in chained):
-            return None
-        return tuple(operation for operations in chained if operations for operation in operations)
+        return _pipeline_operations(step)
     if type(step) is ColumnTransformer:
         return _all_columns_operations(step)
+    return _step_operations(step)
+
+
+def _pipeline_operations(pipeline: Pipeline) -> tuple[Operation, ...] | None:
+    chained = [_operations(inner) for _, inner in _steps(pipeline)]
+    if any(operations is None for operations in chained):
+        return None
+    return tuple(operation for operations in chained if operations for operation in operations)
+
+
+def _step_operations(step: Any) -> tuple[Operation, ...] | None:
     if type(step) is StandardScaler:
         operations = []
         if step.with_mean:
