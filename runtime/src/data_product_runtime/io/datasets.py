@@ -62,8 +62,11 @@ def infer_schema(
         if field.name == target_column:
             continue
         column = table.column(field.name)
+        declared = roles.get(field.name)
+        if column.null_count == len(column) and declared != ColumnRole.IGNORED:
+            raise DataError(f"{origin}: column '{field.name}' has no values")
         try:
-            role = ColumnRole(roles.get(field.name) or _role_from_type(field, column))
+            role = ColumnRole(declared or _role_from_type(field, column))
         except ValueError as error:
             raise DataError(f"{origin}: column '{field.name}': {error}") from None
         name = to_identifier(field.name)
