@@ -92,10 +92,11 @@ def checked_predictor(
     rows = np.vstack([test_set.features, train_set.features])
     expected = problem.outputs(pipeline, rows)
     predictor = build_predictor(pipeline, classifier=classifier, trees=True)
-    difference = float(np.max(np.abs(predictor.outputs(rows) - expected), initial=0.0))
+    fast = predictor.outputs(rows)
+    difference = float(np.max(np.abs(fast - expected), initial=0.0))
     if predictor.trees:
         same_labels = not classifier or np.array_equal(
-            np.argmax(predictor.outputs(rows), axis=1), np.argmax(expected, axis=1)
+            np.argmax(fast, axis=1), np.argmax(expected, axis=1)
         )
         scale = max(1.0, float(np.max(np.abs(expected), initial=0.0)))
         if not same_labels or difference > TREE_TOLERANCE * scale:
