@@ -65,6 +65,8 @@ class ContainerEngine:
             self.podman("rm", "--force", "--ignore", container, check=False)
         for image in images:
             self.podman("rmi", "--force", image, check=False)
+        # A multi-stage build leaves its builder stage behind as a dangling image (gigabytes).
+        self.podman("image", "prune", "--force", check=False)
 
 
 def container_engine(python_version: str, uv_version: str) -> ContainerEngine:
