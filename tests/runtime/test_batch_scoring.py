@@ -2,7 +2,9 @@
 
 import contextlib
 import io
+import json
 import math
+import shutil
 import time
 from collections.abc import Generator
 from pathlib import Path
@@ -253,6 +255,7 @@ def test_unusable_inputs_are_refused(
 
 
 @pytest.mark.parametrize("rows", [5, 3000], ids=["in-the-first-block", "further-on"])
+@pytest.mark.usefixtures("trained")
 def test_a_malformed_csv_is_refused(
     project: Project, tmp_path: Path, registry_dir: Path, bundled: Dataset, rows: int
 ) -> None:
@@ -264,8 +267,64 @@ def test_a_malformed_csv_is_refused(
         EXAMPLE_SCORE_CSV_BLOCK_BYTES="65536",
     )  # fmt: skip
     assert code == 1
-    assert "columns, got 3" in text
+    assert (
+        f"in.csv, line {rows + 2}: Expected {len(bundled.feature_names) + 1} columns, got 3" in text
+    )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["in.csv", "in.csv"], "input and output are the same file"),
+        (["in.csv", "./sub/../in.csv"], "input and output are the same file"),
+        (["in.csv", "o.csv", "--quarantine", "in.csv"], "input and quarantine are the same file"),
+        (["in.csv", "o.csv", "--quarantine", "o.csv"], "output and quarantine are the same file"),
+    ],
+)
+@pytest.mark.usefixtures("trained")
+def test_an_output_that_would_overwrite_an_input_is_refused(  # noqa: PLR0913, PLR0917  (fixtures)
+    project: Project, tmp_path: Path, registry_dir: Path, bundled: Dataset,
+    monkeypatch: pytest.MonkeyPatch, arguments: list[str], message: str,
+) -> None:  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sub").mkdir()
+    pa_csv.write_csv(feature_table(bundled, 20), tmp_path / "in.csv")
+    before = (tmp_path / "in.csv").read_bytes()
+    code, text = invoke(project, registry_dir, "score", *arguments)
+    assert code == 1
+    assert message in text
+    assert (tmp_path / "in.csv").read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv", "sub"]
+
+
+@pytest.mark.parametrize("damage", ["zeroed sha256", "appended", "deleted"])
+def test_score_refuses_a_model_that_is_not_the_one_registered(  # noqa: PLR0913, PLR0917
+    project: Project, tmp_path: Path, trained: ModelMetadata, registry_dir: Path,
+    bundled: Dataset, damage: str,
+) -> None:  # fmt: skip
+    """Batch scoring loads the portable form, yet checks the same digests as the service."""
+    registry = tmp_path / "models"
+    shutil.copytree(registry_dir, registry)
+    folder = registry / trained.version
+    if damage == "zeroed sha256":
+        metadata = json.loads((folder / "metadata.json").read_text())
+        metadata["artifact_sha256"] = "0" * 64
+        (folder / "metadata.json").write_text(json.dumps(metadata))
+    elif damage == "appended":
+        with (folder / "model.skops").open("ab") as artifact:
+            artifact.write(b"\0")
+    else:
+        (folder / "model.skops").unlink()
+    pa_csv.write_csv(feature_table(bundled, 20), tmp_path / "in.csv")
+    code, text = invoke(
+        project, registry, "score", str(tmp_path / "in.csv"), str(tmp_path / "o.csv"),
+        "--model", "candidate",  # an alias names a version even once it is incomplete
+    )  # fmt: skip
+    assert code == 1
+    assert text.startswith(f"error: model {trained.version}: "), text
+    assert len(text.strip().splitlines()) == 1
+    assert not (tmp_path / "o.csv").exists()
 
 
 class _Interrupted(FeatureReader):

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import errno
+import os
+import socket
+import subprocess
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -121,6 +126,82 @@ def test_a_corrupt_history_is_reported_with_its_line(registry: LocalModelRegistr
         history.write("{not json\n")
     with pytest.raises(ModelRegistryError, match=f"{HISTORY_FILE}, line {line}: not an alias move"):
         registry.aliases()
+
+
+def test_a_rollback_the_history_cannot_explain_is_reported() -> None:
+    with pytest.raises(AliasError, match="history is inconsistent: the rollback of 'production'"):
+        rollback_target([_move("a", 0, kind="rollback")], "production")
+    with pytest.raises(AliasError, match="returns to c, which 'production' did not hold before"):
+        rollback_target(
+            [_move("a", 0), _move("b", 1), _move("c", 2, kind="rollback")], "production"
+        )
+
+
+def test_a_failed_history_write_moves_nothing_and_leaves_no_torn_line(
+    registry: LocalModelRegistry, app: typer.Typer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As on a full disk: part of the line is written, then the next write fails."""
+    path = registry.root / HISTORY_FILE
+    before, aliases = path.read_bytes(), registry.aliases()
+    real_write = os.write
+
+    def write_half_then_fail(descriptor: int, data: bytes) -> int:
+        if len(data) > 10:
+            return real_write(descriptor, data[: len(data) // 2])
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "write", write_half_then_fail)
+    result = runner.invoke(app, ["promote", "candidate", "--model-dir", str(registry.root)])
+    monkeypatch.undo()
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        f"error: 'production' not moved: cannot write {path}: No space left on device"
+    ]
+    assert path.read_bytes() == before
+    assert registry.aliases() == aliases
+    assert registry.promote("candidate", "production").version == registry.versions()[-1]
+
+
+def test_concurrent_moves_read_the_history_they_append_to(registry: LocalModelRegistry) -> None:
+    """A second process's promotion waits for the first, then sees what the first did."""
+    first, second, _ = registry.versions()
+    other = LocalModelRegistry(registry.root)  # its own lock file descriptor, like a process
+    with registry.moving():
+        waiting = threading.Thread(target=other.promote, args=(second, "production"))
+        waiting.start()
+        waiting.join(timeout=0.5)
+        assert waiting.is_alive(), "the second move did not wait for the lock"
+        registry.record_move(_move(first, 0))
+    waiting.join(timeout=30)
+    previous = [move.previous for move in registry.history() if move.alias == "production"]
+    assert previous == [None, first]
+    assert registry.rollback().version == first
+
+
+def test_only_complete_versions_are_listed_and_foreign_entries_are_ignored(
+    registry: LocalModelRegistry,
+) -> None:
+    versions = registry.versions()
+    (registry.root / "notes").mkdir()
+    (registry.root / "README.txt").write_text("hand-written")
+    (registry.root / "20990101-000000-000000").mkdir()  # a version whose files never came
+    assert registry.versions() == versions
+    assert registry.latest() == versions[-1]
+
+
+def test_a_killed_save_is_cleaned_up_by_the_next_one(
+    registry: LocalModelRegistry, app: typer.Typer
+) -> None:
+    child = subprocess.Popen(["true"])  # its pid no longer runs once waited for
+    child.wait()
+    abandoned = registry.root / f".incoming-{socket.gethostname()}-{child.pid}-abc123"
+    abandoned.mkdir()
+    (abandoned / "model.skops").write_bytes(b"half of a model")
+    alive = registry.root / f".incoming-{socket.gethostname()}-{os.getpid()}-def456"
+    alive.mkdir()
+    assert runner.invoke(app, ["train", "--model-dir", str(registry.root)]).exit_code == 0
+    assert not abandoned.exists()
+    assert alive.exists(), "a save still running must be left alone"
 
 
 def test_cli_promote_rollback_and_history(registry: LocalModelRegistry, app: typer.Typer) -> None:

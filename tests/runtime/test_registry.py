@@ -7,7 +7,9 @@ import json
 import os
 import re
 import shutil
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -74,6 +76,7 @@ def test_versions_are_ordered_and_the_newest_is_served_by_default(
 
 def _damage_and_check_refused(registry: LocalModelRegistry, damage: str, message: str) -> None:
     victim, bystander = registry.versions()
+    registry.promote(victim, "production")  # an alias still names it once it is damaged
     folder = registry.root / victim
     artifact = folder / ARTIFACT_FILE
     if damage == "tampered":
@@ -89,16 +92,52 @@ def _damage_and_check_refused(registry: LocalModelRegistry, damage: str, message
     elif damage == "missing metadata":
         (folder / METADATA_FILE).unlink()
     elif damage == "rehashed garbage":
-        # Bytes and a matching hash both replaced: the archive itself must still be checked.
+        # Bytes and every hash replaced: the archive itself must still be checked.
         artifact.write_bytes(b"not a zip archive")
-        metadata = json.loads((folder / METADATA_FILE).read_text())
-        metadata["artifact_sha256"] = hashlib.sha256(b"not a zip archive").hexdigest()
-        (folder / METADATA_FILE).write_text(json.dumps(metadata))
+        metadata = registry.read_metadata(victim).model_copy(
+            update={"artifact_sha256": hashlib.sha256(b"not a zip archive").hexdigest()}
+        )
+        (folder / METADATA_FILE).write_text(metadata.sealed().model_dump_json())
     elif damage == "invalid metadata":
         (folder / METADATA_FILE).write_text('{"version": 1}')
-    with pytest.raises(ArtifactRefusedError, match=message):
-        registry.load(victim)
+    elif damage == "zeroed artifact sha256":
+        _edit_metadata(folder, lambda metadata: metadata.update(artifact_sha256="0" * 64))
+    elif damage == "portable numbers edited":
+        _edit_metadata(folder, lambda metadata: _set_first_number(metadata["portable"], -1000.0))
+    elif damage == "category edited":
+        _edit_metadata(folder, lambda metadata: metadata["features"][0].update(optional=True))
+    # Batch scoring loads the portable form, the service the artifact: both are refused (but
+    # the portable form never reads the skops archive, so its format is the service's concern).
+    for portable in (False,) if damage == "rehashed garbage" else (False, True):
+        with pytest.raises(ArtifactRefusedError, match=message):
+            registry.load("production", portable=portable)
     assert registry.load(bystander).version == bystander
+    # An incomplete version is no longer listed: `latest` and `models` skip it.
+    assert (victim in registry.versions()) == (not damage.startswith("missing"))
+
+
+def _edit_metadata(folder: Path, edit: Callable[[dict[str, Any]], object]) -> None:
+    metadata = json.loads((folder / METADATA_FILE).read_text())
+    edit(metadata)
+    (folder / METADATA_FILE).write_text(json.dumps(metadata))
+
+
+def _set_first_number(node: object, value: float) -> bool:
+    """Replace the first float found in a JSON tree (a weight or an intercept)."""
+    items: Iterable[tuple[Any, object]]
+    if isinstance(node, dict):
+        items = node.items()
+    elif isinstance(node, list):
+        items = enumerate(node)
+    else:
+        return False
+    for key, child in items:
+        if isinstance(child, float):
+            node[key] = value
+            return True
+        if _set_first_number(child, value):
+            return True
+    return False
 
 
 @pytest.mark.parametrize(
@@ -110,7 +149,10 @@ def _damage_and_check_refused(registry: LocalModelRegistry, damage: str, message
         ("rehashed garbage", "not a readable skops file"),
         ("missing artifact", "model.skops is missing"),
         ("missing metadata", "metadata.json is missing"),
-        ("invalid metadata", "invalid metadata.json"),
+        ("invalid metadata", "invalid .*metadata.json"),
+        ("zeroed artifact sha256", "metadata does not match the digest recorded in it"),
+        ("portable numbers edited", "metadata does not match the digest recorded in it"),
+        ("category edited", "metadata does not match the digest recorded in it"),
     ],
 )
 def test_damaged_models_are_refused_and_the_rest_still_load(

@@ -174,7 +174,7 @@ def list_models(model_dir: ModelDirOption = None) -> None:
         for version in registry.versions():
             names = ", ".join(sorted(a for a, v in aliases.items() if v == version))
             try:
-                metadata = registry.read_metadata(version)
+                metadata = registry.verified_metadata(version)
             except ArtifactRefusedError as error:
                 table.add_row(version, "[red]unusable[/red]", "", "", names, end_section=False)
                 typer.secho(f"warning: {error}", err=True, fg=typer.colors.YELLOW)

@@ -91,13 +91,14 @@ def score(
     quarantine = quarantine or quarantine_location(output_path)
     with user_errors():
         from data_product_runtime.core.scoring import quarantine_schema, result_schema
-        from data_product_runtime.io.files import FileReader, FileWriter
+        from data_product_runtime.io.files import FileReader, FileWriter, check_distinct
         from data_product_runtime.jobs.scoring import (
             key_name,
             row_key_column,
             text_and_number_columns,
         )
 
+        check_distinct(input=input_path, output=output_path, quarantine=quarantine)
         loaded = _load_model(settings, model)
         key = row_key_column(loaded, settings.score_key_column)
         numeric, texts = text_and_number_columns(loaded, key)

@@ -42,6 +42,13 @@ def held_versions(history: list[AliasMove], alias: str) -> list[str]:
         if move.alias != alias:
             continue
         if move.kind == "rollback":
+            # A consistent history rolls back to the version held before; anything else was edited.
+            if len(held) < 2 or held[-2] != move.version:  # noqa: PLR2004
+                msg = (
+                    f"the alias history is inconsistent: the rollback of '{alias}' at {move.at}"
+                    f" returns to {move.version}, which '{alias}' did not hold before"
+                )
+                raise AliasError(msg)
             held.pop()
         else:
             held.append(move.version)

@@ -1,5 +1,6 @@
 """A trained model: the fitted pipeline, what is known about it, and how it predicts."""
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
@@ -64,10 +65,21 @@ class ModelMetadata(TrainingReport):
     git_commit: str | None = None
     library_versions: dict[str, str]
     artifact_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    # Digest of all the fields above (artifact_sha256 included): it covers everything the model
+    # predicts with, the portable numbers, the schema and the categories as much as the artifact.
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
 
     @property
     def feature_names(self) -> tuple[str, ...]:
         return tuple(feature.name for feature in self.features)
+
+    def digest(self) -> str:
+        """The sha256 that ``sha256`` must hold: over the canonical JSON of every other field."""
+        return hashlib.sha256(self.model_dump_json(exclude={"sha256"}).encode()).hexdigest()
+
+    def sealed(self) -> "ModelMetadata":
+        """This metadata with its digest recorded."""
+        return self.model_copy(update={"sha256": self.digest()})
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,8 @@ Locations are local paths or URLs: ``file://``, the schemes pyarrow reads native
 """
 
 import contextlib
+import csv
+import io
 import queue
 import threading
 import uuid
@@ -46,6 +48,23 @@ def resolve(location: str) -> tuple[pafs.FileSystem, str]:
             raise DataError(f"{location}: {error}") from None
         return pafs.PyFileSystem(pafs.FSSpecHandler(spec_filesystem)), path
     return filesystem, path
+
+
+def check_distinct(**locations: str) -> None:
+    """Refuse two roles (input, output, quarantine) naming one file: a write would destroy it."""
+    seen: dict[tuple[str, str], str] = {}
+    for role, location in locations.items():
+        filesystem, path = resolve(location)
+        if isinstance(filesystem, pafs.LocalFileSystem):
+            path = str(Path(path).resolve())  # through symbolic links and ".."
+        key = (filesystem.type_name, path)
+        if key in seen:
+            msg = (
+                f"{seen[key]} and {role} are the same file ({location}): writing the {role}"
+                f" would destroy the {seen[key]}; choose another {role}"
+            )
+            raise DataError(msg)
+        seen[key] = role
 
 
 def file_format(location: str, filesystem: pafs.FileSystem, path: str) -> str:
@@ -154,7 +173,11 @@ class FileReader(FeatureReader):
                 return list(dataset.schema.names), dataset.count_rows()
             with self._filesystem.open_input_stream(self._path) as stream:
                 return list(pa_csv.open_csv(stream, self._read_options(0)).schema.names), None
-        except (pa.ArrowInvalid, OSError) as error:
+        except pa.ArrowInvalid as error:
+            if self._format == CSV and "CSV parse error" in str(error):
+                raise self._malformed(error) from None
+            raise DataError(f"{self._location}: unreadable {self._format} file: {error}") from None
+        except OSError as error:
             raise DataError(f"{self._location}: unreadable {self._format} file: {error}") from None
 
     def _dataset(self) -> "ds.Dataset":
@@ -181,11 +204,22 @@ class FileReader(FeatureReader):
             return
         except pa.ArrowInvalid as error:
             if "conversion error" not in str(error):
-                raise DataError(f"{self._location}: malformed CSV: {error}") from None
+                raise self._malformed(error) from None
         try:
             yield from read_ahead(self._csv_batches(columns, done, as_text=True))
         except pa.ArrowInvalid as error:
-            raise DataError(f"{self._location}: malformed CSV: {error}") from None
+            raise self._malformed(error) from None
+
+    def _malformed(self, error: pa.ArrowInvalid) -> DataError:
+        """The parse error with the line it is on (Arrow's streaming reader does not know it)."""
+        reason = str(error).removeprefix("CSV parse error: ")
+        with self._filesystem.open_input_stream(self._path) as stream:
+            records = csv.reader(io.TextIOWrapper(stream, encoding="utf-8", errors="replace"))
+            width = len(next(records, []))
+            for record in records:
+                if len(record) != width and record:
+                    return DataError(f"{self._location}, line {records.line_num}: {reason}")
+        return DataError(f"{self._location}: malformed CSV: {reason}")
 
     def _parquet_batches(self, columns: list[str]) -> Generator[pa.RecordBatch, None, None]:
         """A file one row group at a time; a folder of files through a bounded dataset scan."""

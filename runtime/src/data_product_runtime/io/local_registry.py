@@ -5,12 +5,16 @@ Layout under the root::
     <version>/model.skops      the fitted pipeline (skops: loading runs no pickled code)
     <version>/metadata.json    ModelMetadata, including the artifact's sha256
     alias-history.jsonl        one AliasMove per line, oldest first; the aliases follow from it
-    .incoming-*/               a save in progress; invisible until renamed into place
+    .incoming-<host>-<pid>-*/  a save in progress; invisible until renamed into place, and
+                               deleted by the next save once its process is gone
+
+Anything else under the root is not a version and is ignored.
 """
 
 import fcntl
 import os
 import shutil
+import socket
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +25,7 @@ from pydantic import ValidationError
 from data_product_runtime.core.aliases import AliasMove
 from data_product_runtime.core.model import ModelMetadata
 from data_product_runtime.io.registry import (
+    VERSION_PATTERN,
     ArtifactRefusedError,
     ModelNotFoundError,
     ModelRegistry,
@@ -50,8 +55,10 @@ class LocalModelRegistry(ModelRegistry):
         return sorted(
             entry.name
             for entry in self.root.iterdir()
-            # Listed even without its metadata: loading it then says what is missing.
-            if entry.is_dir() and not entry.name.startswith(".")
+            # Complete versions only; an alias naming a damaged one still reports what is missing.
+            if VERSION_PATTERN.match(entry.name)
+            and (entry / METADATA_FILE).is_file()
+            and (entry / ARTIFACT_FILE).is_file()
         )
 
     def read_metadata(self, version: str) -> ModelMetadata:
@@ -62,57 +69,93 @@ class LocalModelRegistry(ModelRegistry):
             msg = f"model {version}: {METADATA_FILE} is missing, so the artifact cannot be verified"
             raise ArtifactRefusedError(msg) from None
         except ValidationError as error:
-            msg = f"model {version}: invalid {METADATA_FILE}: {error}"
+            first = error.errors()[0]
+            where = ".".join(str(part) for part in first["loc"]) or "the file"
+            msg = f"model {version}: invalid {path}: {where}: {first['msg']}"
+            raise ArtifactRefusedError(msg) from None
+        except OSError as error:
+            msg = f"model {version}: cannot read {path}: {error.strerror}"
             raise ArtifactRefusedError(msg) from None
 
     def read_artifact(self, version: str) -> bytes:
+        path = self._folder(version) / ARTIFACT_FILE
         try:
-            return (self._folder(version) / ARTIFACT_FILE).read_bytes()
+            return path.read_bytes()
         except FileNotFoundError:
             msg = f"model {version}: {ARTIFACT_FILE} is missing"
+            raise ArtifactRefusedError(msg) from None
+        except OSError as error:
+            msg = f"model {version}: cannot read {path}: {error.strerror}"
             raise ArtifactRefusedError(msg) from None
 
     def write(self, metadata: ModelMetadata, artifact: bytes) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
-        incoming = Path(tempfile.mkdtemp(prefix=_INCOMING_PREFIX, dir=self.root))
+        self._remove_abandoned_saves()
+        incoming = Path(tempfile.mkdtemp(prefix=_incoming_prefix(os.getpid()), dir=self.root))
         try:
             _write_durably(incoming / ARTIFACT_FILE, artifact)
             _write_durably(incoming / METADATA_FILE, metadata.model_dump_json(indent=2).encode())
             incoming.chmod(0o755)  # mkdtemp makes it private; other users may serve from here
             incoming.rename(self.root / metadata.version)
-        except BaseException:
+        except BaseException as error:
             shutil.rmtree(incoming, ignore_errors=True)
+            if isinstance(error, OSError):
+                msg = f"model not stored: cannot write to {self.root}: {error.strerror}"
+                raise ModelRegistryError(msg) from None
             raise
+
+    def _remove_abandoned_saves(self) -> None:
+        """Saves whose process died (killed, or its machine restarted) left a folder: delete it."""
+        for folder in self.root.glob(f"{_INCOMING_PREFIX}{socket.gethostname()}-*"):
+            pid = folder.name.removeprefix(_INCOMING_PREFIX).split("-")[-2]
+            if pid.isdigit() and not _running(int(pid)):
+                shutil.rmtree(folder, ignore_errors=True)
 
     def history(self) -> list[AliasMove]:
         path = self.root / HISTORY_FILE
-        if not path.is_file():
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
             return []
+        except OSError as error:
+            raise ModelRegistryError(f"cannot read {path}: {error.strerror}") from None
         moves = []
-        for number, line in enumerate(path.read_text().splitlines(), start=1):
+        for number, line in enumerate(data.splitlines(), start=1):
             try:
                 moves.append(AliasMove.model_validate_json(line))
-            except ValidationError as error:
-                msg = f"{path}, line {number}: not an alias move: {error}"
+            except ValidationError:
+                msg = (
+                    f"{path}, line {number}: not an alias move (damaged); the lines before it"
+                    " are intact: fix or delete this line to recover"
+                )
                 raise ModelRegistryError(msg) from None
         return moves
 
     def record_move(self, move: AliasMove) -> None:
+        path = self.root / HISTORY_FILE
         line = (move.model_dump_json() + "\n").encode()
-        with self._locked():
-            # One write in append mode: a reader sees the whole line or none of it.
-            descriptor = os.open(
-                self.root / HISTORY_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644
-            )
+        try:
+            descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        except OSError as error:
+            msg = f"'{move.alias}' not moved: cannot write {path}: {error.strerror}"
+            raise ModelRegistryError(msg) from None
+        try:
+            size = os.fstat(descriptor).st_size
             try:
-                os.write(descriptor, line)
+                written = 0
+                while written < len(line):  # os.write may write less than it was given
+                    written += os.write(descriptor, line[written:])
                 os.fsync(descriptor)
-            finally:
-                os.close(descriptor)
+            except OSError as error:
+                os.ftruncate(descriptor, size)  # all of the line or none of it
+                msg = f"'{move.alias}' not moved: cannot write {path}: {error.strerror}"
+                raise ModelRegistryError(msg) from None
+        finally:
+            os.close(descriptor)
 
     @contextmanager
-    def _locked(self) -> Iterator[None]:
-        """One alias move at a time, also across processes."""
+    def moving(self) -> Iterator[None]:
+        """One alias move at a time, also across processes (an exclusive lock on a file)."""
         self.root.mkdir(parents=True, exist_ok=True)
         with (self.root / _LOCK_FILE).open("w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
@@ -128,6 +171,20 @@ class LocalModelRegistry(ModelRegistry):
             msg = f"no model version '{version}' in {self.location} (known: {known})"
             raise ModelNotFoundError(msg)
         return folder
+
+
+def _incoming_prefix(pid: int) -> str:
+    return f"{_INCOMING_PREFIX}{socket.gethostname()}-{pid}-"
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
 
 
 def _write_durably(path: Path, data: bytes) -> None:

@@ -1,16 +1,20 @@
 """The model registry: versions with metadata, aliases with a history, verified loading.
 
 ``ModelRegistry`` holds everything that does not depend on where models are stored: version
-ids, provenance, alias rules and, above all, the checks before a model is loaded (sha256
-against the recorded metadata, then only trusted types). Backends store bytes and records.
+ids, provenance, alias rules and, above all, the checks before a model is loaded (the
+metadata's own digest, the artifact's sha256, then only trusted types), which every consumer
+goes through. Backends store bytes and records.
 """
 
+import contextlib
 import getpass
 import hashlib
 import platform
+import re
 import shutil
 import subprocess
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
@@ -39,6 +43,10 @@ TRUSTED_TYPES = (
     "data_product_runtime.core.transformers.EncodedLabels",
 )
 _RECORDED_LIBRARIES = ("numpy", "scikit-learn", "scipy", "skops")
+_VERSION_FORMAT = "%Y%m%d-%H%M%S-%f"
+# What a version id looks like; anything else in a registry is not a version and is ignored.
+VERSION_PATTERN = re.compile(r"^\d{8}-\d{6}-\d{6}$")
+_UNSEALED = "0" * 64
 
 
 class ModelRegistryError(Exception):
@@ -91,7 +99,12 @@ class ModelRegistry(ABC):
 
     @abstractmethod
     def record_move(self, move: AliasMove) -> None:
-        """Append a move to the history, atomically."""
+        """Append a move to the history, all of it or nothing, under ``moving()``."""
+
+    @contextlib.contextmanager
+    def moving(self) -> Iterator[None]:
+        """Held while a move is decided and recorded, so that concurrent moves serialise."""
+        yield
 
     @property
     @abstractmethod
@@ -125,21 +138,28 @@ class ModelRegistry(ABC):
         raise ModelNotFoundError(msg)
 
     def metadata(self, reference: str | None = None) -> ModelMetadata:
-        return self.read_metadata(self.resolve(reference))
+        return self.verified_metadata(self.resolve(reference))
+
+    def verified_metadata(self, version_id: str) -> ModelMetadata:
+        """The metadata, refused unless it holds the digest of its own content."""
+        metadata = self.read_metadata(version_id)
+        if metadata.sha256 != metadata.digest():
+            msg = (
+                f"model {version_id}: its metadata does not match the digest recorded in it"
+                " (edited or damaged after training); refusing to load it"
+            )
+            raise ArtifactRefusedError(msg)
+        return metadata
 
     def load(self, reference: str | None = None, *, portable: bool = False) -> Model:
-        """Load a model after checking its sha256 against its metadata and its types.
+        """Load a model after checking its metadata's digest, its artifact's sha256 and types.
 
         With ``portable``, a model whose metadata holds its portable form (numbers verified
         at training) is built from those numbers: scikit-learn is neither imported nor
-        deserialised, which batch scoring prefers. Other models load from their artifact.
+        deserialised, which batch scoring prefers. The same checks come first either way.
         """
         version_id = self.resolve(reference)
-        metadata = self.read_metadata(version_id)
-        if portable and metadata.portable is not None:
-            return Model(pipeline=PortablePipeline(metadata.portable), metadata=metadata)
-        import skops.io as sio  # noqa: PLC0415  (imports scikit-learn: only when needed)
-
+        metadata = self.verified_metadata(version_id)
         artifact = self.read_artifact(version_id)
         digest = hashlib.sha256(artifact).hexdigest()
         if digest != metadata.artifact_sha256:
@@ -148,6 +168,10 @@ class ModelRegistry(ABC):
                 f"but the registry recorded {metadata.artifact_sha256}; refusing to load it"
             )
             raise ArtifactRefusedError(msg)
+        if portable and metadata.portable is not None:
+            return Model(pipeline=PortablePipeline(metadata.portable), metadata=metadata)
+        import skops.io as sio  # noqa: PLC0415  (imports scikit-learn: only when needed)
+
         try:
             untrusted = set(sio.get_untrusted_types(data=artifact)) - set(self.trusted_types)
         except Exception as error:  # skops raises many kinds on a malformed archive
@@ -176,7 +200,7 @@ class ModelRegistry(ABC):
         metadata = ModelMetadata(
             # Only the report's own fields, so a stored model's metadata can be a report too.
             **report.model_dump(include=set(TrainingReport.model_fields)),
-            version=created_at.strftime("%Y%m%d-%H%M%S-%f"),
+            version=created_at.strftime(_VERSION_FORMAT),
             created_at=created_at,
             package_version=package_version,
             git_commit=_git_commit(),
@@ -185,7 +209,8 @@ class ModelRegistry(ABC):
                 **{name: _installed_version(name) for name in _RECORDED_LIBRARIES},
             },
             artifact_sha256=hashlib.sha256(artifact).hexdigest(),
-        )
+            sha256=_UNSEALED,
+        ).sealed()
         self.write(metadata, artifact)
         self.promote(metadata.version, CANDIDATE)
         return metadata
@@ -196,39 +221,41 @@ class ModelRegistry(ABC):
             check_alias_name(alias)
         except AliasError as error:
             raise AliasMoveError(str(error)) from None
-        target = self.resolve(reference)
-        self.read_metadata(target)  # a version whose metadata is broken is never promoted
-        current = self.aliases().get(alias)
-        if current == target:
-            msg = f"'{alias}' already points to {target}"
-            raise AliasMoveError(msg)
-        move = AliasMove(
-            alias=alias,
-            previous=current,
-            version=target,
-            actor=actor or _current_user(),
-            at=datetime.now(UTC),
-            kind="promote",
-        )
-        self.record_move(move)
+        with self.moving():  # the history read here is the one the move is appended to
+            target = self.resolve(reference)
+            self.verified_metadata(target)  # a damaged version is never promoted
+            current = self.aliases().get(alias)
+            if current == target:
+                msg = f"'{alias}' already points to {target}"
+                raise AliasMoveError(msg)
+            move = AliasMove(
+                alias=alias,
+                previous=current,
+                version=target,
+                actor=actor or _current_user(),
+                at=datetime.now(UTC),
+                kind="promote",
+            )
+            self.record_move(move)
         return move
 
     def rollback(self, alias: str = PRODUCTION, actor: str | None = None) -> AliasMove:
         """Move an alias back to the version it held before its current one."""
-        history = self.history()
-        try:
-            target = rollback_target(history, alias)
-        except AliasError as error:
-            raise AliasMoveError(str(error)) from None
-        move = AliasMove(
-            alias=alias,
-            previous=held_versions(history, alias)[-1],
-            version=target,
-            actor=actor or _current_user(),
-            at=datetime.now(UTC),
-            kind="rollback",
-        )
-        self.record_move(move)
+        with self.moving():
+            history = self.history()
+            try:
+                target = rollback_target(history, alias)
+            except AliasError as error:
+                raise AliasMoveError(str(error)) from None
+            move = AliasMove(
+                alias=alias,
+                previous=held_versions(history, alias)[-1],
+                version=target,
+                actor=actor or _current_user(),
+                at=datetime.now(UTC),
+                kind="rollback",
+            )
+            self.record_move(move)
         return move
 
 
