@@ -1,18 +1,24 @@
 """Batch scoring of files: checks before scoring, quarantine, bounded batches, atomic output."""
 
 import contextlib
+import errno
 import io
 import json
 import math
+import os
 import shutil
+import signal
+import socket
+import subprocess
 import time
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from pathlib import Path
 
 import fsspec
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pa_csv
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 import pytest
 from rich.console import Console
@@ -24,6 +30,7 @@ from data_product_runtime.cli.scoring import quarantine_location
 from data_product_runtime.core.dataset import Dataset, Feature, FeatureKind
 from data_product_runtime.core.model import Model, ModelMetadata
 from data_product_runtime.core.scoring import check_batch, result_schema, score_matrix
+from data_product_runtime.io import files
 from data_product_runtime.io.adapters import FeatureReader
 from data_product_runtime.io.files import FileReader, FileWriter, read_ahead
 from data_product_runtime.jobs import progress
@@ -325,6 +332,77 @@ def test_score_refuses_a_model_that_is_not_the_one_registered(  # noqa: PLR0913,
     assert text.startswith(f"error: model {trained.version}: "), text
     assert len(text.strip().splitlines()) == 1
     assert not (tmp_path / "o.csv").exists()
+
+
+class _FullFile(io.RawIOBase):
+    """A file on a full disk: every write fails as the kernel's would."""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, _data: object) -> int:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+class _FullDisk(pafs.FSSpecHandler):  # type: ignore[misc]
+    def open_output_stream(self, path: str, metadata: object) -> pa.NativeFile:
+        return pa.PythonFile(_FullFile(), mode="w")
+
+
+def _on_a_full_disk(resolve: Callable[[str], tuple[pafs.FileSystem, str]]) -> Callable[..., object]:
+    def full(location: str) -> tuple[pafs.FileSystem, str]:
+        _, path = resolve(location)
+        return pafs.PyFileSystem(_FullDisk(fsspec.filesystem("file"))), path
+
+    return full
+
+
+@pytest.mark.usefixtures("trained")
+def test_a_full_disk_while_scoring_is_one_line_and_leaves_nothing(
+    project: Project, tmp_path: Path, registry_dir: Path, bundled: Dataset,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    pa_csv.write_csv(feature_table(bundled, 50), tmp_path / "in.csv")
+
+    monkeypatch.setattr(files, "resolve", _on_a_full_disk(files.resolve))
+    code, text = invoke(
+        project, registry_dir, "score", str(tmp_path / "in.csv"), str(tmp_path / "o.csv")
+    )
+    assert code == 1
+    assert text.strip().splitlines() == [
+        f"error: {tmp_path / 'o.csv'}: No space left on device; free some space and run it"
+        " again (nothing partial was kept)"
+    ]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]
+
+
+@pytest.mark.usefixtures("trained")
+def test_partial_files_of_killed_runs_are_deleted_by_the_next_run(
+    project: Project, tmp_path: Path, registry_dir: Path, bundled: Dataset
+) -> None:
+    pa_csv.write_csv(feature_table(bundled, 20), tmp_path / "in.csv")
+    child = subprocess.Popen(["true"])  # its pid no longer runs once waited for
+    child.wait()
+    host = socket.gethostname()
+    abandoned = tmp_path / f".o.csv.{host}-{child.pid}.0123abcd.partial"
+    running = tmp_path / f".o.csv.{host}-{os.getpid()}.4567cdef.partial"
+    for partial in (abandoned, running):
+        partial.write_text("half of a result")
+    code, text = invoke(
+        project, registry_dir, "score", str(tmp_path / "in.csv"), str(tmp_path / "o.csv")
+    )
+    assert code == 0, text
+    assert not abandoned.exists()
+    assert running.exists(), "another run still writing must be left alone"
+
+
+def test_sigterm_unwinds_like_an_interruption(project: Project) -> None:
+    """So that `except BaseException` clean-ups (registry saves, partial outputs) run."""
+    assert runner.invoke(build_cli(project), ["models", "--help"]).exit_code == 0
+    with pytest.raises(SystemExit) as stopped:
+        signal.raise_signal(signal.SIGTERM)
+    assert stopped.value.code == 128 + signal.SIGTERM
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 class _Interrupted(FeatureReader):

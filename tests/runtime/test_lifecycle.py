@@ -204,6 +204,27 @@ def test_a_killed_save_is_cleaned_up_by_the_next_one(
     assert alive.exists(), "a save still running must be left alone"
 
 
+def test_what_users_typed_is_shown_as_typed_never_obeyed(
+    registry: LocalModelRegistry, app: typer.Typer
+) -> None:
+    """An actor name cannot restyle the audit table or move the cursor to forge a line."""
+    actor = "[bold red]admin[/bold red]\x1b[2K\rforged"
+    root = str(registry.root)
+    assert (
+        runner.invoke(
+            app, ["promote", "candidate", "--actor", actor, "--model-dir", root]
+        ).exit_code
+        == 0
+    )
+    history = runner.invoke(app, ["models", "history", "--model-dir", root], terminal_width=200)
+    assert "[bold red]admin[/bold red]" in history.output
+    assert "\x1b" not in history.output
+    refused = runner.invoke(app, ["promote", "\x1b[31mnope", "--model-dir", root])
+    assert refused.exit_code == 1
+    assert "\x1b" not in refused.output
+    assert "\\x1b[31mnope" in refused.output
+
+
 def test_cli_promote_rollback_and_history(registry: LocalModelRegistry, app: typer.Typer) -> None:
     root = str(registry.root)
     first, _, third = registry.versions()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -15,8 +16,10 @@ import numpy as np
 import pytest
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
+from typer.testing import CliRunner
 
 from data_product_runtime import Project
+from data_product_runtime.cli import build_cli
 from data_product_runtime.core.dataset import Dataset
 from data_product_runtime.core.model import Model, ModelMetadata
 from data_product_runtime.io import local_registry as registry_module
@@ -219,3 +222,22 @@ def test_a_crash_mid_save_leaves_no_version_behind(
     assert [path.name for path in writes] == [ARTIFACT_FILE, METADATA_FILE]
     assert registry.versions() == before
     assert not [entry for entry in registry.root.iterdir() if entry.name.startswith(".incoming")]
+
+
+def test_a_full_disk_while_saving_is_one_line_and_stores_nothing(
+    registry: LocalModelRegistry, project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = sorted(path.name for path in registry.root.iterdir())
+
+    def full(path: Path, data: bytes) -> None:
+        path.write_bytes(data[:10])
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(registry_module, "_write_durably", full)
+    result = CliRunner().invoke(build_cli(project), ["train", "--model-dir", str(registry.root)])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines()[-1] == (
+        f"error: model not stored: cannot write to {registry.root}: No space left on device"
+    )
+    assert "Traceback" not in result.output
+    assert sorted(path.name for path in registry.root.iterdir()) == before

@@ -1,7 +1,10 @@
 """A project's command line: the runtime's commands, one module per concern, for one project."""
 
+import signal
+import sys
 from collections.abc import Callable
 from importlib.util import find_spec
+from types import FrameType
 from typing import Annotated
 
 import typer
@@ -16,6 +19,10 @@ _EXTRA_COMMANDS: dict[str, tuple[str, Callable[..., None]]] = {
     "score-stream": ("confluent_kafka", scoring.score_stream),
     "score-spark": ("pyspark", scoring.score_spark),
 }
+
+
+def _exit_on_terminate(signum: int, _frame: FrameType | None) -> None:
+    sys.exit(128 + signum)
 
 
 def build_cli(project: Project) -> typer.Typer:
@@ -35,14 +42,16 @@ def build_cli(project: Project) -> typer.Typer:
 
     @app.callback(help=f"{project.title}: {project.description}")
     def main(
-        version: Annotated[
+        version: Annotated[  # noqa: ARG001  (`--version` acts in its callback)
             bool,
             typer.Option(
                 "--version", callback=show_version, is_eager=True, help="Show the version and exit."
             ),
         ] = False,
     ) -> None:
-        pass
+        # `kill` (SIGTERM, as CI runners and schedulers stop jobs) unwinds like Ctrl-C, so that
+        # half-written models and outputs are deleted; the server installs its own handler.
+        signal.signal(signal.SIGTERM, _exit_on_terminate)
 
     app.command()(lifecycle.train)
     app.command("example-table")(lifecycle.example_table)

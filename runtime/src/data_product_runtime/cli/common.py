@@ -10,6 +10,7 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from data_product_runtime.project import Project
 from data_product_runtime.settings import Settings
@@ -30,15 +31,30 @@ def current_project() -> Project:
 
 
 def print_table(table: Table) -> None:
-    """Tables at full width in pipes and files (rich would wrap them at 80 columns)."""
-    Console(width=None if sys.stdout.isatty() else 200).print(table)
+    """Tables at full width in pipes and files (rich would wrap them at 80 columns).
+
+    Cells hold what users typed (actors, variant names): shown as typed, never read as Rich
+    markup or emoji codes (Rich drops control characters from cells itself).
+    """
+    console = Console(width=None if sys.stdout.isatty() else 200, markup=False, emoji=False)
+    console.print(table)
+
+
+def add_row(table: Table, *cells: "str | Text") -> None:
+    """A row whose text cells are shown escaped (``printable``): they may hold what users typed."""
+    table.add_row(*(printable(cell) if isinstance(cell, str) else cell for cell in cells))
+
+
+def printable(text: str) -> str:
+    """Text with its control characters (terminal escape sequences) shown escaped, not obeyed."""
+    return "".join(c if c.isprintable() or c == "\n" else repr(c)[1:-1] for c in text)
 
 
 ModelDirOption = Annotated[Path | None, typer.Option(help="Registry folder (default: models/).")]
 
 
 def fail(message: str) -> typer.Exit:
-    typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
+    typer.secho(f"error: {printable(message)}", err=True, fg=typer.colors.RED)
     return typer.Exit(code=1)
 
 
@@ -57,9 +73,12 @@ def user_errors() -> Iterator[None]:
     # Imported here so that `--help` answers without loading scikit-learn.
     from data_product_runtime.core.aliases import AliasError
     from data_product_runtime.io.datasets import DataError
+    from data_product_runtime.io.faults import os_error_line
     from data_product_runtime.io.registry import ModelRegistryError
 
     try:
         yield
     except (AliasError, DataError, ModelRegistryError) as error:
         raise fail(str(error)) from None
+    except OSError as error:  # the file system's faults: a full disk, permissions, ...
+        raise fail(os_error_line(error)) from None

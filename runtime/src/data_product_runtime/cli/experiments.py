@@ -6,7 +6,13 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from data_product_runtime.cli.common import current_project, fail, load_settings, print_table
+from data_product_runtime.cli.common import (
+    add_row,
+    current_project,
+    fail,
+    load_settings,
+    print_table,
+)
 
 if TYPE_CHECKING:
     from data_product_runtime.core.experiments import Estimate, ExperimentReport
@@ -82,7 +88,8 @@ def _print(report: "ExperimentReport") -> None:
             if classification
             else [_interval(arm.mae, 4), _interval(arm.rmse, 4)]
         )
-        table.add_row(
+        add_row(
+            table,
             arm.name + marker,
             ", ".join(arm.model_versions),
             f"{arm.predictions:,}",

@@ -6,13 +6,16 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from data_product_runtime.cli.common import (
     ModelDirOption,
+    add_row,
     current_project,
     fail,
     load_settings,
     print_table,
+    printable,
     user_errors,
 )
 from data_product_runtime.core.aliases import PRODUCTION
@@ -91,7 +94,7 @@ def evaluate(
     table = Table("metric", *(f"{e.role}\n{e.version}" for e in report.evaluations))
     for name in report.evaluations[0].metrics:
         marker = " (primary)" if name == current_project().problem.primary_metric else ""
-        table.add_row(name + marker, *(f"{e.metrics[name]:.4f}" for e in report.evaluations))
+        add_row(table, name + marker, *(f"{e.metrics[name]:.4f}" for e in report.evaluations))
     print_table(table)
     typer.echo(f"report: {report.page}")
     if report.verdict is not None:
@@ -176,10 +179,13 @@ def list_models(model_dir: ModelDirOption = None) -> None:
             try:
                 metadata = registry.verified_metadata(version)
             except ArtifactRefusedError as error:
-                table.add_row(version, "[red]unusable[/red]", "", "", names, end_section=False)
-                typer.secho(f"warning: {error}", err=True, fg=typer.colors.YELLOW)
+                add_row(table, version, Text("unusable", style="red"), "", "", names)
+                typer.secho(
+                    f"warning: {printable(error.args[0])}", err=True, fg=typer.colors.YELLOW
+                )
                 continue
-            table.add_row(
+            add_row(
+                table,
                 version,
                 f"{metadata.created_at:%Y-%m-%d %H:%M:%S}",
                 f"{metadata.metrics[primary]:.4f}",
@@ -228,7 +234,8 @@ def alias_history(
     table = Table("when (UTC)", "alias", "from", "to", "by", "kind")
     for move in history:
         if alias is None or move.alias == alias:
-            table.add_row(
+            add_row(
+                table,
                 f"{move.at:%Y-%m-%d %H:%M:%S}",
                 move.alias,
                 move.previous or "",

@@ -7,7 +7,9 @@ Locations are local paths or URLs: ``file://``, the schemes pyarrow reads native
 import contextlib
 import csv
 import io
+import os
 import queue
+import socket
 import threading
 import uuid
 from collections.abc import Generator
@@ -24,6 +26,7 @@ if TYPE_CHECKING:
 
 from data_product_runtime.io.adapters import FeatureReader, ResultWriter
 from data_product_runtime.io.datasets import DataError
+from data_product_runtime.io.faults import os_error_line, running
 
 CSV = "csv"
 PARQUET = "parquet"
@@ -253,6 +256,11 @@ class FileReader(FeatureReader):
             yield from reader
 
 
+def _partial_prefix(name: str) -> str:
+    """Where the results are written until complete: beside the output, hidden, with the pid."""
+    return f".{name}.{socket.gethostname()}-"
+
+
 class FileWriter(ResultWriter):
     """Rows into a CSV or Parquet file, written aside and moved into place on commit."""
 
@@ -261,26 +269,48 @@ class FileWriter(ResultWriter):
         self._filesystem, self._path = resolve(location)
         self._format = file_format(location, self._filesystem, self._path)
         parent, _, name = self._path.rpartition("/")
-        self._partial = f"{parent}/.{name}.{uuid.uuid4().hex}.partial"
+        self._partial = f"{parent}/{_partial_prefix(name)}{os.getpid()}.{uuid.uuid4().hex}.partial"
         try:
             if parent:
                 self._filesystem.create_dir(parent, recursive=True)
+                self._remove_abandoned(parent, name)
             self._sink = self._filesystem.open_output_stream(self._partial)
         except OSError as error:
             raise DataError(f"{location}: cannot write there: {error}") from None
         self._writer: pa_csv.CSVWriter | pq.ParquetWriter
-        if self._format == CSV:
-            self._writer = pa_csv.CSVWriter(self._sink, schema)
-        else:
-            self._writer = pq.ParquetWriter(self._sink, schema)
+        try:  # a CSV writer writes its header at once
+            if self._format == CSV:
+                self._writer = pa_csv.CSVWriter(self._sink, schema)
+            else:
+                self._writer = pq.ParquetWriter(self._sink, schema)
+        except OSError as error:
+            with contextlib.suppress(OSError):  # cleaning up after the failure
+                self._sink.close()
+                self._filesystem.delete_file(self._partial)
+            raise DataError(f"{location}: {os_error_line(error)}") from None
         self._open = True
 
     @property
     def location(self) -> str:
         return self._location
 
+    def _remove_abandoned(self, parent: str, name: str) -> None:
+        """Partial files of this output left by killed runs on this machine: deleted."""
+        prefix = _partial_prefix(name)
+        listing = self._filesystem.get_file_info(pafs.FileSelector(parent))
+        for info in listing:
+            if not info.base_name.startswith(prefix) or not info.base_name.endswith(".partial"):
+                continue
+            pid = info.base_name.removeprefix(prefix).split(".")[0]
+            if pid.isdigit() and not running(int(pid)):
+                with contextlib.suppress(OSError):
+                    self._filesystem.delete_file(info.path)
+
     def write(self, batch: pa.RecordBatch) -> None:
-        self._writer.write_batch(batch)
+        try:
+            self._writer.write_batch(batch)
+        except OSError as error:
+            raise DataError(f"{self._location}: {os_error_line(error)}") from None
 
     def _close_sink(self) -> None:
         if self._open:
@@ -289,8 +319,11 @@ class FileWriter(ResultWriter):
             self._sink.close()
 
     def commit(self) -> None:
-        self._close_sink()
-        self._filesystem.move(self._partial, self._path)
+        try:
+            self._close_sink()
+            self._filesystem.move(self._partial, self._path)
+        except OSError as error:
+            raise DataError(f"{self._location}: {os_error_line(error)}") from None
 
     def discard(self) -> None:
         if not self._open:

@@ -24,6 +24,7 @@ from pydantic import ValidationError
 
 from data_product_runtime.core.aliases import AliasMove
 from data_product_runtime.core.model import ModelMetadata
+from data_product_runtime.io.faults import running
 from data_product_runtime.io.registry import (
     VERSION_PATTERN,
     ArtifactRefusedError,
@@ -108,7 +109,7 @@ class LocalModelRegistry(ModelRegistry):
         """Saves whose process died (killed, or its machine restarted) left a folder: delete it."""
         for folder in self.root.glob(f"{_INCOMING_PREFIX}{socket.gethostname()}-*"):
             pid = folder.name.removeprefix(_INCOMING_PREFIX).split("-")[-2]
-            if pid.isdigit() and not _running(int(pid)):
+            if pid.isdigit() and not running(int(pid)):
                 shutil.rmtree(folder, ignore_errors=True)
 
     def history(self) -> list[AliasMove]:
@@ -175,16 +176,6 @@ class LocalModelRegistry(ModelRegistry):
 
 def _incoming_prefix(pid: int) -> str:
     return f"{_INCOMING_PREFIX}{socket.gethostname()}-{pid}-"
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's live process
-        return True
-    return True
 
 
 def _write_durably(path: Path, data: bytes) -> None:
