@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,6 +21,7 @@ from data_product_runtime.io.local_registry import LocalModelRegistry
 from data_product_runtime.jobs.training import train
 from data_product_runtime.project import Project
 from data_product_runtime.service.asgi import app_from_settings
+from data_product_runtime.service.auth import AdminTokenError
 from data_product_runtime.service.monitoring import _observe_many
 from data_product_runtime.service.prediction_log import PredictionLog
 from data_product_runtime.settings import Settings
@@ -32,6 +36,10 @@ def two_versions(
     older = train(project, _settings(project, model_dir=folder)).version
     newer = train(project, _settings(project, model_dir=folder, random_seed=7)).version
     return folder, older, newer
+
+
+TOKEN = "a-long-random-admin-token"  # noqa: S105  (a test's own)
+ADMIN = {"Authorization": f"Bearer {TOKEN}"}
 
 
 def _settings(project: Project, **overrides: Any) -> Settings:
@@ -176,8 +184,11 @@ def test_reload_switches_models_without_a_restart(
     routing_file = tmp_path / "routing.json"
     routing_file.write_text(RoutingConfig.single(older).model_dump_json())
     record = _records(bundled, 1)[0]
-    settings = _settings(project, model_dir=folder, routing_file=routing_file, prediction_log=None)
-    with TestClient(app_from_settings(project, settings)) as client:
+    settings = _settings(
+        project, model_dir=folder, routing_file=routing_file, prediction_log=None,
+        admin_token=TOKEN,
+    )  # fmt: skip
+    with TestClient(app_from_settings(project, settings), headers=ADMIN) as client:
         assert client.post("/predict", json={"features": record}).json()["model_version"] == older
         routing_file.write_text(RoutingConfig.single(newer).model_dump_json())
         assert client.post("/admin/reload").json() == {"main": newer}
@@ -199,10 +210,10 @@ def test_the_service_follows_the_production_alias(
     folder, older, newer = two_versions
     registry = LocalModelRegistry(folder)
     registry.promote(older, "production", actor="test")
-    with server(folder) as client:
+    with server(folder, admin_token=TOKEN) as client:
         assert client.get("/models").json()[0]["model_version"] == older
         registry.promote(newer, "production", actor="test")
-        assert client.post("/admin/reload").json() == {"main": newer}
+        assert client.post("/admin/reload", headers=ADMIN).json() == {"main": newer}
     registry.rollback("production", actor="test")
 
 
@@ -225,3 +236,97 @@ def test_bulk_histogram_updates_equal_single_observations() -> None:
         ]
 
     assert samples(one) == samples(many)
+
+
+def test_the_prediction_log_reaches_disk_without_a_later_request(
+    two_versions: tuple[Path, str, str],
+    bundled: Dataset,
+    tmp_path: Path,
+    server: Callable[..., TestClient],
+) -> None:
+    """30 requests, then quiet: all 30 lines are on disk within the flush interval."""
+    folder, older, _ = two_versions
+    log = tmp_path / "predictions.jsonl"
+    routing = RoutingConfig(variants=(Variant(name="a", model=older, weight=1),))
+    with server(folder, routing, prediction_log=PredictionLog(log, flush_seconds=0.2)) as client:
+        for record in _records(bundled, 30):
+            assert client.post("/predict", json={"features": record}).status_code == 200
+        deadline = time.monotonic() + 10
+        while _lines(log) < 30 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _lines(log) == 30
+
+
+def _lines(path: Path) -> int:
+    return len(path.read_bytes().splitlines()) if path.exists() else 0
+
+
+def test_a_failed_log_write_leaves_whole_lines_and_is_counted(
+    two_versions: tuple[Path, str, str],
+    bundled: Dataset,
+    tmp_path: Path,
+    server: Callable[..., TestClient],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    folder, older, _ = two_versions
+    log = tmp_path / "predictions.jsonl"
+    routing = RoutingConfig(variants=(Variant(name="a", model=older, weight=1),))
+    records = _records(bundled, 3)
+    prediction_log = PredictionLog(log, max_buffered=1)  # one write per request
+    with server(folder, routing, prediction_log=prediction_log) as client:
+        assert client.post("/predict", json={"features": records[0]}).status_code == 200
+        real_write = os.write
+
+        def half_then_full(descriptor: int, data: bytes) -> int:
+            if len(data) > 1:
+                return real_write(descriptor, data[: len(data) // 2])
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+        monkeypatch.setattr(os, "write", half_then_full)
+        assert client.post("/predict", json={"features": records[1]}).status_code == 200
+        monkeypatch.undo()
+        assert client.post("/predict", json={"features": records[2]}).status_code == 200
+        metrics = client.get("/metrics").text
+    lines = [json.loads(line) for line in log.read_text().splitlines()]  # all whole
+    assert len(lines) == 2
+    assert "prediction_log_lost_entries_total 1.0" in metrics
+
+
+@pytest.mark.parametrize(
+    ("token", "headers", "status"),
+    [
+        (None, ADMIN, 403),  # no token configured: refused to everyone
+        (TOKEN, {}, 401),
+        (TOKEN, {"Authorization": "Bearer wrong"}, 401),
+        (TOKEN, {"Authorization": f"Basic {TOKEN}"}, 401),
+        (TOKEN, ADMIN, 200),
+    ],
+)
+def test_admin_and_metadata_endpoints_need_the_admin_token(
+    two_versions: tuple[Path, str, str],
+    server: Callable[..., TestClient],
+    token: str | None,
+    headers: dict[str, str],
+    status: int,
+) -> None:
+    folder, _, _ = two_versions
+    with server(folder, admin_token=token) as client:
+        served = client.get("/models").json()[0]["model_version"]  # the summary stays public
+        assert client.post("/admin/reload", headers=headers).status_code == status
+        assert client.get(f"/models/{served}", headers=headers).status_code == status
+        assert client.get("/health").status_code == 200
+
+
+def test_the_admin_token_can_come_from_a_file(
+    two_versions: tuple[Path, str, str], tmp_path: Path, project: Project
+) -> None:
+    folder, _, _ = two_versions
+    secret = tmp_path / "admin-token"
+    secret.write_text(f"{TOKEN}\n")
+    settings = _settings(project, model_dir=folder, prediction_log=None, admin_token_file=secret)
+    with TestClient(app_from_settings(project, settings)) as client:
+        assert client.post("/admin/reload", headers=ADMIN).status_code == 200
+        assert client.post("/admin/reload").status_code == 401
+    secret.write_text("")
+    with pytest.raises(AdminTokenError, match=f"admin_token_file {secret} is empty"):
+        app_from_settings(project, settings)

@@ -4,7 +4,7 @@ environment prefix (``<PACKAGE>_*``) and its own defaults."""
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -42,6 +42,14 @@ class Settings(BaseSettings):
     )
     host: str = Field("127.0.0.1", description="Address the HTTP service binds to.")
     port: int = Field(8000, ge=1, le=65535, description="Port of the HTTP service.")
+    admin_token: SecretStr | None = Field(
+        None,
+        description="Bearer token of POST /admin/* and GET /models/{version}; unset, they are"
+        " refused to everyone.",
+    )
+    admin_token_file: Path | None = Field(
+        None, description="File whose first line is the admin token (a container secret)."
+    )
     max_body_bytes: int = Field(
         1_000_000, gt=0, description="Largest request body the service accepts."
     )

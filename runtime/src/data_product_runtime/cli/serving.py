@@ -2,11 +2,13 @@
 
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import SecretStr
 
 from data_product_runtime.cli.common import (
     ModelDirOption,
@@ -47,12 +49,13 @@ def serve(
 
         from data_product_runtime.io.registry import ModelRegistryError
         from data_product_runtime.service.asgi import app_from_settings
+        from data_product_runtime.service.auth import AdminTokenError
         from data_product_runtime.service.state import RoutingError
 
         try:
             # Built here even with several workers: a missing model is reported before forking.
             app = app_from_settings(project, settings)
-        except (ModelRegistryError, RoutingError) as error:
+        except (ModelRegistryError, RoutingError, AdminTokenError) as error:
             raise fail(f"cannot serve: {error}") from None
     for variant, served in app.state.holder.current.variants.items():
         typer.echo(f"serving model {served.version} as variant '{variant}'")
@@ -72,15 +75,34 @@ def serve(
     # Workers build the app from the environment: pass on what the options changed, and
     # give prometheus_client a folder to add up the workers' metrics in.
     # As the environment spells them: text as it is, anything else (a list, a flag) as JSON.
-    for name, value in settings.model_dump(mode="json", exclude_unset=True).items():
+    for name, dumped in settings.model_dump(mode="json", exclude_unset=True).items():
+        secret = getattr(settings, name)
+        # A secret is dumped as asterisks: its workers need its value.
+        value = secret.get_secret_value() if isinstance(secret, SecretStr) else dumped
         if value is not None:
             text = value if isinstance(value, str) else json.dumps(value)
             os.environ[f"{project.env_prefix}{name.upper()}"] = text
     project.export()
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix=f"{project.name}-metrics-")
-    uvicorn.run(
-        "data_product_runtime.service.asgi:app_from_environment",
-        factory=True,
-        workers=settings.workers,
-        **options,
-    )
+    metrics_prefix = f"{project.name}-metrics-"
+    _remove_abandoned_metrics(Path(tempfile.gettempdir()), metrics_prefix)
+    metrics_dir = tempfile.mkdtemp(prefix=f"{metrics_prefix}{os.getpid()}-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    try:
+        uvicorn.run(
+            "data_product_runtime.service.asgi:app_from_environment",
+            factory=True,
+            workers=settings.workers,
+            **options,
+        )
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _remove_abandoned_metrics(folder: Path, prefix: str) -> None:
+    """Metric folders of services that were killed (their pid is in the name): deleted."""
+    from data_product_runtime.io.faults import running
+
+    for leftover in folder.glob(f"{prefix}*-*"):
+        pid = leftover.name.removeprefix(prefix).split("-")[0]
+        if pid.isdigit() and not running(int(pid)):
+            shutil.rmtree(leftover, ignore_errors=True)

@@ -18,11 +18,12 @@ from uuid import uuid4
 import numpy as np
 import orjson
 import structlog
-from fastapi import FastAPI, HTTPException, Response
+from fastapi import Depends, FastAPI, HTTPException, Response
 from fastapi.openapi.utils import get_openapi
 from numpy.typing import NDArray
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from data_product_runtime.service.auth import admin_guard
 from data_product_runtime.service.limits import BodySizeLimitMiddleware
 from data_product_runtime.service.monitoring import (
     CONTENT_TYPE,
@@ -54,12 +55,15 @@ class ServiceConfig:
         request_timeout_seconds: float = 5.0,
         reload_interval_seconds: float = 0.0,
         prediction_log: PredictionLog | None = None,
+        admin_token: str | None = None,
     ) -> None:
         self.max_body_bytes = max_body_bytes
         self.max_batch_records = max_batch_records
         self.request_timeout_seconds = request_timeout_seconds
         self.reload_interval_seconds = reload_interval_seconds
         self.prediction_log = prediction_log or PredictionLog(None)
+        # Bearer token of the admin and metadata endpoints; None refuses them to everyone.
+        self.admin_token = admin_token
 
 
 def create_app(
@@ -76,16 +80,21 @@ def create_app(
     first = next(iter(holder.current.variants.values()))
     metrics = ServiceMetrics(lambda: holder.current, first.model.problem.score_buckets)
     endpoints = PredictionEndpoints(holder, metrics, config)
+    config.prediction_log.on_lost = metrics.lost_log_entries.inc
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        poller = asyncio.create_task(_poll(holder, builder, config.reload_interval_seconds))
+        tasks = [
+            asyncio.create_task(_poll(holder, builder, config.reload_interval_seconds)),
+            asyncio.create_task(_flush_periodically(config.prediction_log)),
+        ]
         try:
             yield
         finally:
-            poller.cancel()
-            with suppress(asyncio.CancelledError):
-                await poller
+            for task in tasks:
+                task.cancel()
+                with suppress(asyncio.CancelledError):
+                    await task
             config.prediction_log.flush()
 
     app = FastAPI(
@@ -94,7 +103,7 @@ def create_app(
         version=version,
         lifespan=lifespan,
     )
-    _add_management_routes(app, holder, builder, metrics)
+    _add_management_routes(app, holder, builder, metrics, admin_guard(config.admin_token))
     app.state.holder = holder
 
     def openapi() -> dict[str, Any]:
@@ -266,9 +275,21 @@ class PredictionEndpoints:
         )  # fmt: skip
 
 
+_ADMIN_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Missing or wrong admin token"},
+    403: {"description": "Admin endpoints disabled (no admin token set)"},
+}
+
+
 def _add_management_routes(
-    app: FastAPI, holder: StateHolder, builder: StateBuilder, metrics: ServiceMetrics
+    app: FastAPI,
+    holder: StateHolder,
+    builder: StateBuilder,
+    metrics: ServiceMetrics,
+    require_admin: Callable[..., None],
 ) -> None:
+    admin = [Depends(require_admin)]
+
     @app.get("/health")
     def health() -> HealthResponse:
         """Liveness: the process is up."""
@@ -301,16 +322,24 @@ def _add_management_routes(
             for name, role, weight, served in entries
         ]  # fmt: skip
 
-    @app.get("/models/{version}", responses={404: {"description": "Version not served"}})
+    @app.get(
+        "/models/{version}",
+        dependencies=admin,
+        responses={**_ADMIN_RESPONSES, 404: {"description": "Version not served"}},
+    )
     def served_model(version: str) -> dict[str, Any]:
-        """The full metadata of a served version."""
+        """The full metadata of a served version (training distributions included): admin only."""
         served = holder.current.models.get(version)
         if served is None:
             known = ", ".join(sorted(holder.current.models))
             raise HTTPException(404, f"model version '{version}' is not served (served: {known})")
         return served.model.metadata.model_dump(mode="json")
 
-    @app.post("/admin/reload", responses={409: {"description": "Reload refused"}})
+    @app.post(
+        "/admin/reload",
+        dependencies=admin,
+        responses={**_ADMIN_RESPONSES, 409: {"description": "Reload refused"}},
+    )
     async def reload() -> dict[str, str]:
         """Re-read the routing and the registry's aliases; in-flight requests are unaffected."""
         try:
@@ -325,6 +354,14 @@ def _add_management_routes(
     @app.get("/metrics", include_in_schema=False)
     def prometheus_metrics() -> Response:
         return Response(metrics.exposition(), media_type=CONTENT_TYPE)
+
+
+async def _flush_periodically(log: PredictionLog) -> None:
+    """Entries reach the file within about a second even when no request follows them."""
+    while True:
+        await asyncio.sleep(log.flush_seconds / 2)
+        if log.due():
+            log.flush()
 
 
 async def _poll(holder: StateHolder, builder: StateBuilder, interval: float) -> None:

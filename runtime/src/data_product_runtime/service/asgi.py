@@ -8,6 +8,7 @@ from threadpoolctl import threadpool_limits
 from data_product_runtime.io.registries import open_registry
 from data_product_runtime.project import Project, project_from_environment
 from data_product_runtime.service.app import ServiceConfig, create_app
+from data_product_runtime.service.auth import read_token
 from data_product_runtime.service.logs import configure_logging
 from data_product_runtime.service.prediction_log import PredictionLog
 from data_product_runtime.service.state import StateBuilder
@@ -34,6 +35,10 @@ def app_from_settings(project: Project, settings: Settings | None = None) -> Fas
         request_timeout_seconds=settings.request_timeout_seconds,
         reload_interval_seconds=settings.reload_interval_seconds,
         prediction_log=PredictionLog(settings.prediction_log),
+        admin_token=read_token(
+            settings.admin_token.get_secret_value() if settings.admin_token else None,
+            settings.admin_token_file,
+        ),
     )
     app = create_app(
         builder,

@@ -53,6 +53,11 @@ class ServiceMetrics:
             "model_timeouts", "Requests that exceeded the request timeout.", labels,
             registry=self.registry,
         )  # fmt: skip
+        self.lost_log_entries = Counter(
+            "prediction_log_lost_entries",
+            "Prediction log entries lost because writing the log failed (a full disk).",
+            registry=self.registry,
+        )
         self._served_models = _ServedModelsCollector(state)
         self.registry.register(self._served_models)
         self._request_children: dict[tuple[str | int, ...], tuple[Any, Any]] = {}

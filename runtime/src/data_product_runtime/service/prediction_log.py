@@ -1,15 +1,22 @@
 """The prediction log: one JSON line per prediction, for audits and A/B analysis.
 
-Lines are buffered and appended in one write per flush (at most every second, and on
-shutdown), so logging costs the request path microseconds, and each line lands whole.
+Lines are buffered and appended in one write per flush, so logging costs the request path
+microseconds. A flush happens every ``flush_seconds`` (by the service's timer, also when no
+request follows), when ``max_buffered`` lines wait, and on shutdown: a killed worker loses
+at most the last ``flush_seconds`` of entries. A write that fails (a full disk) is undone,
+so the file holds whole lines only; the lost entries are counted and logged.
 """
 
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import orjson
+import structlog
+
+logger = structlog.get_logger(__name__)
 
 
 class PredictionLog:
@@ -21,6 +28,8 @@ class PredictionLog:
         self.path = path
         self.flush_seconds = flush_seconds
         self.max_buffered = max_buffered
+        # Called with the number of entries a failed write lost (the service counts them).
+        self.on_lost: Callable[[int], None] = lambda _entries: None
         self._buffer: list[bytes] = []
         self._last_flush = time.monotonic()
         if path is not None:
@@ -30,17 +39,39 @@ class PredictionLog:
         if self.path is None:
             return
         self._buffer.extend(orjson.dumps(entry) + b"\n" for entry in entries)
-        now = time.monotonic()
-        if len(self._buffer) >= self.max_buffered or now - self._last_flush >= self.flush_seconds:
+        if len(self._buffer) >= self.max_buffered or self.due():
             self.flush()
 
+    def due(self) -> bool:
+        return bool(self._buffer) and time.monotonic() - self._last_flush >= self.flush_seconds
+
     def flush(self) -> None:
+        self._last_flush = time.monotonic()
         if self.path is None or not self._buffer:
             return
-        data, self._buffer = b"".join(self._buffer), []
-        descriptor = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        lines, self._buffer = self._buffer, []
+        data = b"".join(lines)
         try:
-            os.write(descriptor, data)
-        finally:
-            os.close(descriptor)
-        self._last_flush = time.monotonic()
+            _append_whole(self.path, data)
+        except OSError as error:
+            self.on_lost(len(lines))
+            logger.error(
+                "prediction log write failed", path=str(self.path), error=error.strerror,
+                lost_entries=len(lines),
+            )  # fmt: skip
+
+
+def _append_whole(path: Path, data: bytes) -> None:
+    """Append all of ``data`` or, when a write fails part way, none of it."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        size = os.fstat(descriptor).st_size
+        try:
+            written = 0
+            while written < len(data):  # os.write may write less than it was given
+                written += os.write(descriptor, data[written:])
+        except OSError:
+            os.ftruncate(descriptor, size)
+            raise
+    finally:
+        os.close(descriptor)
