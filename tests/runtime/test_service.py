@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -184,3 +186,28 @@ def test_openapi_schema_lists_every_feature(client: TestClient, record: dict[str
     features = schema["components"]["schemas"]["Features"]
     assert set(features["required"]) == set(record)
     assert features["additionalProperties"] is False
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ("[" * 2000 + "]" * 2000, "nested too deeply"),
+        ('{"features": ' + "[" * 2000 + "]" * 2000 + "}", "nested too deeply"),
+        ('{"features": {"x": ' + "9" * 5000 + "}}", "Exceeds the limit (4300 digits)"),
+        ('{"features": {"x": "\xff\xfe"}}', "JSON decode error"),
+    ],
+    ids=["deep", "deep-features", "long-integer", "bad-bytes"],
+)
+@pytest.mark.parametrize("path", ["/predict", "/predict/batch"])
+@pytest.mark.usefixtures("trained")
+def test_bodies_the_parser_chokes_on_get_a_422_naming_the_problem(
+    server: Callable[..., TestClient], registry_dir: Path, path: str, body: str, reason: str
+) -> None:
+    """Once these answered 500: the parser's and the number conversion's own limits."""
+    data = body.encode("latin-1")
+    if path.endswith("batch"):
+        data = data.replace(b'{"features": ', b'{"records": [', 1) + b"]"
+    with server(registry_dir) as client:
+        answer = client.post(path, content=data, headers={"content-type": "application/json"})
+    assert answer.status_code == 422, answer.text
+    assert reason in answer.text

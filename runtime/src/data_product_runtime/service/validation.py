@@ -32,6 +32,10 @@ class RequestError(Exception):
         self.detail = detail
 
 
+def _invalid_json(reason: str) -> RequestError:
+    return RequestError(422, [_problem([], f"JSON decode error: {reason}", "json_invalid")])
+
+
 def _problem(location: Sequence[str | int], message: str, kind: str) -> dict[str, Any]:
     return {"loc": ["body", *location], "msg": message, "type": kind}
 
@@ -92,15 +96,19 @@ class RequestParser:
     def _document(self, body: bytes, allowed: tuple[str, ...]) -> dict[str, Any]:
         try:
             document = orjson.loads(body)
-        except orjson.JSONDecodeError:
+        except orjson.JSONDecodeError as error:
+            if "depth limit" in str(error):  # deeper than 1024 levels
+                raise _invalid_json(f"nested too deeply: {error}") from None
             # Standard JSON has no NaN or Infinity; Python's parser reads them, so that the
             # error can name the field instead of a byte offset.
             try:
                 document = json.loads(body)
             except (json.JSONDecodeError, UnicodeDecodeError) as error:
-                raise RequestError(
-                    422, [_problem([], f"JSON decode error: {error}", "json_invalid")]
-                ) from None
+                raise _invalid_json(str(error)) from None
+            except RecursionError:
+                raise _invalid_json("nested too deeply") from None
+            except ValueError as error:  # an integer of more digits than Python converts
+                raise _invalid_json(str(error).split(";")[0]) from None
         if not isinstance(document, dict):
             raise RequestError(
                 422, [_problem([], "Input should be a valid dictionary", "dict_type")]
