@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -211,3 +212,15 @@ def test_bodies_the_parser_chokes_on_get_a_422_naming_the_problem(
         answer = client.post(path, content=data, headers={"content-type": "application/json"})
     assert answer.status_code == 422, answer.text
     assert reason in answer.text
+
+
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+def test_the_api_pages_load_nothing_from_outside(client: TestClient, page: str) -> None:
+    """Air-gapped networks get working pages: every asset is served by the service itself."""
+    html = client.get(page)
+    assert html.status_code == 200
+    assert not re.findall(r"(?:src|href)=[\"']?(?:https?:)?//", html.text), "an outside asset"
+    assets = re.findall(r"""(?:src|href|url:)\s*=?\s*["'](/[^"']+)["']""", html.text)
+    assert any(asset.endswith(".js") for asset in assets)
+    for asset in assets:
+        assert client.get(asset).status_code == 200, asset

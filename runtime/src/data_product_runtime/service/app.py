@@ -20,6 +20,7 @@ import orjson
 import structlog
 from fastapi import Depends, FastAPI, HTTPException, Response
 from fastapi.openapi.utils import get_openapi
+from fastapi_offline import FastAPIOffline
 from numpy.typing import NDArray
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -97,7 +98,7 @@ def create_app(
                     await task
             config.prediction_log.flush()
 
-    app = FastAPI(
+    app = FastAPIOffline(
         title=title,
         description=description,
         version=version,
