@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from importlib.util import find_spec
 from pathlib import Path
+from typing import Any
 
 import pytest
 import typer
@@ -14,6 +15,7 @@ from data_product_runtime import Project
 from data_product_runtime.cli import build_cli
 from data_product_runtime.core.model import ModelMetadata
 from data_product_runtime.io.local_registry import LocalModelRegistry
+from data_product_runtime.service.protocol import PROTOCOL
 
 runner = CliRunner()
 EXTRA_COMMANDS = ("export-onnx", "score-stream", "score-spark")
@@ -141,11 +143,17 @@ def test_serve_runs_the_app_for_the_newest_model(
     registry_dir: Path,
     trained: ModelMetadata,
 ) -> None:
-    calls: list[tuple[FastAPI, str, int]] = []
-    monkeypatch.setattr("uvicorn.run", lambda app, host, port, **_: calls.append((app, host, port)))
+    calls: list[tuple[FastAPI, str, int, dict[str, Any]]] = []
+    monkeypatch.setattr(
+        "uvicorn.run",
+        lambda app, host, port, **options: calls.append((app, host, port, options)),
+    )
+    monkeypatch.setenv("EXAMPLE_MAX_CONNECTIONS", "64")
     result = runner.invoke(app, ["serve", "--model-dir", str(registry_dir), "--port", "8123"])
     assert result.exit_code == 0, result.output
-    ((served, host, port),) = calls
+    ((served, host, port, options),) = calls
     assert (host, port) == ("127.0.0.1", 8123)
+    # Slow clients are bounded: a deadline for headers (the protocol) and a connection limit.
+    assert (options["http"], options["limit_concurrency"]) == (PROTOCOL, 64)
     assert isinstance(served, FastAPI)
     assert f"serving model {trained.version}" in result.output

@@ -57,6 +57,18 @@ class Settings(BaseSettings):
     request_timeout_seconds: float = Field(
         5.0, gt=0, description="Batch predictions taking longer are answered with 504."
     )
+    header_timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="A request's headers must arrive within this; else the"
+        " connection is closed (clients sending a byte at a time).",
+    )
+    body_timeout_seconds: float = Field(
+        30.0, gt=0, description="A request's body must arrive within this; else a 408."
+    )
+    max_connections: int = Field(
+        1000, gt=0, description="Connections and requests a worker handles at once; beyond, 503."
+    )
     routing_file: Path | None = Field(
         None, description="JSON file of A/B variants and shadow models (see README)."
     )

@@ -50,6 +50,7 @@ def serve(
         from data_product_runtime.io.registry import ModelRegistryError
         from data_product_runtime.service.asgi import app_from_settings
         from data_product_runtime.service.auth import AdminTokenError
+        from data_product_runtime.service.protocol import HEADER_TIMEOUT_VARIABLE, PROTOCOL
         from data_product_runtime.service.state import RoutingError
 
         try:
@@ -68,7 +69,10 @@ def serve(
         "log_level": settings.log_level,
         "access_log": False,  # every request is in the prediction log and the metrics
         "timeout_graceful_shutdown": 30,
+        "limit_concurrency": settings.max_connections,
+        "http": PROTOCOL,
     }
+    os.environ[HEADER_TIMEOUT_VARIABLE] = str(settings.header_timeout_seconds)
     if settings.workers == 1:
         uvicorn.run(app, **options)
         return

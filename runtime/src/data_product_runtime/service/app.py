@@ -57,6 +57,7 @@ class ServiceConfig:
         reload_interval_seconds: float = 0.0,
         prediction_log: PredictionLog | None = None,
         admin_token: str | None = None,
+        body_timeout_seconds: float = 30.0,
     ) -> None:
         self.max_body_bytes = max_body_bytes
         self.max_batch_records = max_batch_records
@@ -65,6 +66,7 @@ class ServiceConfig:
         self.prediction_log = prediction_log or PredictionLog(None)
         # Bearer token of the admin and metadata endpoints; None refuses them to everyone.
         self.admin_token = admin_token
+        self.body_timeout_seconds = body_timeout_seconds
 
 
 def create_app(
@@ -124,7 +126,11 @@ def create_app(
         handlers={"/predict": endpoints.predict, "/predict/batch": endpoints.predict_batch},
     )
     app.add_middleware(MetricsMiddleware, metrics=metrics)
-    app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=config.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_body_bytes=config.max_body_bytes,
+        body_timeout_seconds=config.body_timeout_seconds,
+    )
     return app
 
 

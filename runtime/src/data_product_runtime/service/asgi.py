@@ -35,6 +35,7 @@ def app_from_settings(project: Project, settings: Settings | None = None) -> Fas
         request_timeout_seconds=settings.request_timeout_seconds,
         reload_interval_seconds=settings.reload_interval_seconds,
         prediction_log=PredictionLog(settings.prediction_log),
+        body_timeout_seconds=settings.body_timeout_seconds,
         admin_token=read_token(
             settings.admin_token.get_secret_value() if settings.admin_token else None,
             settings.admin_token_file,
