@@ -608,10 +608,25 @@ def test_github_template_update_workflow_passes_actionlint_and_its_schema(tmp_pa
         project)  # fmt: skip
     parsed = yaml.safe_load((project / workflow).read_text())
     assert set(parsed[True]) == {"schedule", "workflow_dispatch"}  # YAML 1.1 reads `on` as True
-    assert parsed["permissions"] == {"contents": "write", "pull-requests": "write"}
-    script = parsed["jobs"]["update"]["steps"][-1]["run"]
-    assert "update --trust --defaults --conflict inline" in script
-    assert "--draft" in script
+    # Least privilege: nothing by default, the job what it needs, and the step that runs the
+    # template's code (`copier update --trust`) without the token (checkout keeps none either).
+    assert parsed["permissions"] == {}
+    job = parsed["jobs"]["update"]
+    assert job["permissions"] == {"contents": "write", "pull-requests": "write"}
+    steps = {step.get("name", step.get("uses")): step for step in job["steps"]}
+    assert steps["actions/checkout@v6"]["with"]["persist-credentials"] is False
+    update = steps["Update on a branch"]
+    assert "update --trust --defaults --conflict inline" in update["run"]
+    assert "GH_TOKEN" not in json.dumps(update)
+    assert "--draft" in steps["Push the branch and open a pull request"]["run"]
+    # zizmor, offline, at its default level: only its demand for commit-pinned actions is
+    # left (the commits of the actions' releases cannot be verified from here).
+    audit = subprocess.run(
+        [_tool("zizmor"), "--offline", "--format=json", workflow],
+        cwd=project, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    findings = {finding["ident"] for finding in json.loads(audit.stdout)}
+    assert findings <= {"unpinned-uses"}, audit.stdout
 
 
 @pytest.mark.full
