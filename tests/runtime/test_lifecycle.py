@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import socket
 import subprocess
 import threading
@@ -120,12 +121,23 @@ def test_promoting_to_the_current_version_is_refused(registry: LocalModelRegistr
         registry.promote("candidate", "production")
 
 
-def test_a_corrupt_history_is_reported_with_its_line(registry: LocalModelRegistry) -> None:
+@pytest.mark.parametrize(
+    "damage", [b"{not json\n", b'{"alias": "\xff\xfe"}\n', b'{"alias": "production", "prev'],
+    ids=["not-json", "undecodable-bytes", "torn-line"],
+)
+def test_a_corrupt_history_is_reported_with_its_line(
+    registry: LocalModelRegistry, app: typer.Typer, damage: bytes
+) -> None:
     line = len(registry.history()) + 1
-    with (registry.root / HISTORY_FILE).open("a") as history:
-        history.write("{not json\n")
-    with pytest.raises(ModelRegistryError, match=f"{HISTORY_FILE}, line {line}: not an alias move"):
+    with (registry.root / HISTORY_FILE).open("ab") as history:
+        history.write(damage)
+    message = f"{HISTORY_FILE}, line {line}: not an alias move (damaged)"
+    with pytest.raises(ModelRegistryError, match=re.escape(message)):
         registry.aliases()
+    shown = runner.invoke(app, ["models", "history", "--model-dir", str(registry.root)])
+    assert shown.exit_code == 1
+    assert len(shown.output.strip().splitlines()) == 1
+    assert "fix or delete this line to recover" in shown.output
 
 
 def test_a_rollback_the_history_cannot_explain_is_reported() -> None:
