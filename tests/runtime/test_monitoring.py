@@ -25,6 +25,7 @@ METRICS: dict[str, tuple[str, set[str]]] = {
     "model_input_drift_psi": ("gauge", {"feature", *LABELS}),
     "model_score_drift_psi": ("gauge", set(LABELS)),
     "model_drift_window_rows": ("gauge", set(LABELS)),
+    "prediction_log_lost_entries": ("counter", set()),
 }
 
 
