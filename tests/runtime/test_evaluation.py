@@ -50,11 +50,11 @@ def registry(project: Project, app: typer.Typer, tmp_path: Path) -> LocalModelRe
     worse = project.build_pipeline(hyperparameters, train_set.schema).fit(
         train_set.features, shuffled
     )
-    registry.save(
-        worse,
-        TrainingReport.model_validate(good.model_dump(include=set(TrainingReport.model_fields))),
-        project.version,
+    # The good model's report, less its portable form (numbers of the good pipeline).
+    report = TrainingReport.model_validate(
+        good.model_dump(include=set(TrainingReport.model_fields))
     )
+    registry.save(worse, report.model_copy(update={"portable": None}), project.version)
     return registry
 
 

@@ -122,7 +122,8 @@ def test_promoting_to_the_current_version_is_refused(registry: LocalModelRegistr
 
 
 @pytest.mark.parametrize(
-    "damage", [b"{not json\n", b'{"alias": "\xff\xfe"}\n', b'{"alias": "production", "prev'],
+    "damage",
+    [b"{not json\n", b'{"alias": "\xff\xfe"}\n', b'{"alias": "production", "prev'],
     ids=["not-json", "undecodable-bytes", "torn-line"],
 )
 def test_a_corrupt_history_is_reported_with_its_line(

@@ -32,7 +32,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
-
 from setups import FAMILIES, TABLES, encoder, project_for
 
 from data_product_runtime.examples import TARGETS, churn_table
@@ -68,7 +67,10 @@ def generate_churn(folder: Path, rows: int) -> tuple[Path, Path]:
             ids = pa.array([f"C{index:09d}" for index in range(start, start + table.num_rows)])
             table = table.set_column(0, "customer_id", ids)
             if writers is None:
-                writers = pa_csv.CSVWriter(csv_path, table.schema), pq.ParquetWriter(parquet_path, table.schema)
+                writers = (
+                    pa_csv.CSVWriter(csv_path, table.schema),
+                    pq.ParquetWriter(parquet_path, table.schema),
+                )
             writers[0].write_table(table)
             writers[1].write_table(table, row_group_size=chunk)
     finally:
@@ -184,10 +186,18 @@ def main() -> None:
     parser.add_argument(
         "--folder", type=Path, default=Path(tempfile.gettempdir()) / f"{PACKAGE}-bench"
     )
-    parser.add_argument("--family", choices=["project", *FAMILIES], default="project",
-                        help="this estimator family in place of the project's (same preprocessing)")
-    parser.add_argument("--table", choices=TABLES, default="bundled",
-                        help="numeric rows like the bundled data, or the mixed-type example table")
+    parser.add_argument(
+        "--family",
+        choices=["project", *FAMILIES],
+        default="project",
+        help="this estimator family in place of the project's (same preprocessing)",
+    )
+    parser.add_argument(
+        "--table",
+        choices=TABLES,
+        default="bundled",
+        help="numeric rows like the bundled data, or the mixed-type example table",
+    )
     parser.add_argument(
         "--usual", nargs=3, metavar=("INPUT", "OUTPUT", "MODEL_DIR"), help=argparse.SUPPRESS
     )
@@ -201,7 +211,9 @@ def main() -> None:
     folder.mkdir(parents=True, exist_ok=True)
     model_dir = folder / f"models-{arguments.family}-{arguments.table}"
     features = ensure_model(model_dir, arguments.family, arguments.table)
-    print(f"{arguments.family} model with {len(features)} features on the {arguments.table} table; data in {folder}")
+    print(
+        f"{arguments.family} model with {len(features)} features on the {arguments.table} table; data in {folder}"
+    )
     trusted = project_for(arguments.family, arguments.table)[1].get("trusted_types", ())
     environment = {
         **os.environ,

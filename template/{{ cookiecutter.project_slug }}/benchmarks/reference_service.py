@@ -11,9 +11,8 @@ import warnings
 from pathlib import Path
 
 import pandas as pd
-from flask import Flask, Response, jsonify, request
-
 import setups
+from flask import Flask, Response, jsonify, request
 
 from data_product_runtime.io.local_registry import LocalModelRegistry
 

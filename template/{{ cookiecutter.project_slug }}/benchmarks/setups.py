@@ -49,8 +49,12 @@ def estimator(family: str) -> Any:
     try:
         module = importlib.import_module(module_name)
     except ImportError:
-        raise SystemExit(f"--family {family} needs {module_name}: uv add --group bench {module_name}") from None
-    chosen = getattr(module, classifier if PROJECT.problem_type == "classification" else regressor)(**settings)
+        raise SystemExit(
+            f"--family {family} needs {module_name}: uv add --group bench {module_name}"
+        ) from None
+    chosen = getattr(module, classifier if PROJECT.problem_type == "classification" else regressor)(
+        **settings
+    )
     if family == "xgboost" and PROJECT.problem_type == "classification":
         from data_product_runtime.core.transformers import EncodedLabels
 
@@ -66,17 +70,23 @@ def project_for(family: str, table: str) -> tuple[Project, dict[str, Any]]:
     if family != "project":
 
         def build(hyperparameters: dict[str, Any], features: tuple[Feature, ...]) -> Any:
-            return PROJECT.build_pipeline(hyperparameters, features).set_params(estimator=estimator(family))
+            return PROJECT.build_pipeline(hyperparameters, features).set_params(
+                estimator=estimator(family)
+            )
 
         project = replace(project, build_pipeline=build)
     settings: dict[str, Any] = {}
     if table == "churn":
-        project = replace(project, load_data=lambda _: (churn_table(PROJECT.problem_type), "example:churn"))
+        project = replace(
+            project, load_data=lambda _: (churn_table(PROJECT.problem_type), "example:churn")
+        )
         settings["target_column"] = TARGETS[PROJECT.problem_type]
     if family != "project":
         dataset, _ = project.dataset(project.settings(**settings))
         hyperparameters = project.hyperparameters(project.settings())
-        fitted = project.build_pipeline(hyperparameters, dataset.schema).fit(dataset.features, dataset.target)
+        fitted = project.build_pipeline(hyperparameters, dataset.schema).fit(
+            dataset.features, dataset.target
+        )
         settings["trusted_types"] = tuple(trusted_types(fitted))
     return project, settings
 
@@ -97,7 +107,10 @@ def records(project: Project, settings: dict[str, Any], count: int) -> list[dict
     wanted = [*dataset.keys, *dataset.feature_names]
     rows = table.select([name for name in table.column_names if name in wanted]).slice(0, count)
     return [
-        {name: value.isoformat() if isinstance(value, date | datetime) else value for name, value in row.items()}
+        {
+            name: value.isoformat() if isinstance(value, date | datetime) else value
+            for name, value in row.items()
+        }
         for row in rows.to_pylist()
     ]
 
@@ -108,16 +121,24 @@ def encoder(metadata: Any) -> Any:
     import pandas as pd
 
     names = list(metadata.feature_names)
-    codes = {f.name: {c: float(i) for i, c in enumerate(f.categories)} for f in metadata.features if f.categories is not None}
+    codes = {
+        f.name: {c: float(i) for i, c in enumerate(f.categories)}
+        for f in metadata.features
+        if f.categories is not None
+    }
     dates = [f.name for f in metadata.features if f.kind == "datetime"]
 
     def encode(frame: "pd.DataFrame") -> Any:
         frame = frame[names].copy()
         for name, known in codes.items():
             text = frame[name].astype("string")
-            frame[name] = text.map(known).astype(float).where(text.isna() | text.isin(list(known)), -1.0)
+            frame[name] = (
+                text.map(known).astype(float).where(text.isna() | text.isin(list(known)), -1.0)
+            )
         for name in dates:
-            frame[name] = pd.to_datetime(frame[name], utc=True, format="ISO8601").astype("int64") / 1e9
+            frame[name] = (
+                pd.to_datetime(frame[name], utc=True, format="ISO8601").astype("int64") / 1e9
+            )
         return frame.astype(float).to_numpy()
 
     return encode

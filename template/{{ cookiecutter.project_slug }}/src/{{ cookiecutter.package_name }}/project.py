@@ -3,7 +3,6 @@
 from typing import Any
 
 from data_product_runtime import Project
-
 from data_product_runtime.core.dataset import Feature
 
 from .data import COLUMNS, load_training_data

@@ -26,16 +26,20 @@ class Settings(RuntimeSettings):
         description="SQLAlchemy URL of the database that score-table reads and writes.",
     )
     trusted_types: tuple[str, ...] = Field(
-        (
 {%- if cookiecutter.model_family == "lightgbm" %}
+        (
             "collections.OrderedDict",
             "lightgbm.basic.Booster",
             "lightgbm.sklearn.LGBM{% if cookiecutter.problem_type == "classification" %}Classifier{% else %}Regressor{% endif %}",
+        ),
 {%- elif cookiecutter.model_family == "xgboost" %}
+        (
             "xgboost.core.Booster",
             "xgboost.sklearn.XGB{% if cookiecutter.problem_type == "classification" %}Classifier{% else %}Regressor{% endif %}",
-{%- endif %}
         ),
+{%- else %}
+        (),
+{%- endif %}
         description="Types a model artifact may hold beyond scikit-learn's own; training names any it needs.",
     )
     kafka_group_id: str = Field(
