@@ -156,9 +156,7 @@ class ModelRegistry(ABC):
 
         With ``portable``, a model whose metadata holds its portable form (numbers verified
         at training) is built from those numbers: scikit-learn is neither imported nor
-        deserialised. Every consumer that predicts (service, batch, Spark, evaluation) asks
-        for it, so all compute the same outputs to the last bit; only a consumer that needs
-        the fitted pipeline itself (ONNX export) does not. The same checks come first.
+        deserialised, which batch scoring prefers. The same checks come first either way.
         """
         version_id = self.resolve(reference)
         metadata = self.verified_metadata(version_id)

@@ -52,7 +52,7 @@ def evaluate(
         evaluations = []
         for role, version in roles.items():
             advance(f"evaluating {role} ({version})")
-            model = registry.load(version, portable=True)  # outputs as served and scored
+            model = registry.load(version)
             # Encoded as this model was trained (its categories), split as at training.
             dataset, source = project.dataset(settings, model.metadata.features)
             split_sets = split(dataset, problem, settings.test_size, settings.random_seed)

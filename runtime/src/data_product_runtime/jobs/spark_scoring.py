@@ -168,7 +168,7 @@ def run(
     master: str | None = None,
 ) -> SparkSummary:
     """Load the model (verified), start or join a session, score, stop."""
-    model = open_registry(settings).load(model_reference, portable=True)
+    model = open_registry(settings).load(model_reference)
     spark = spark_session(master)
     try:
         return score_with_spark(

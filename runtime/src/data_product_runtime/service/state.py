@@ -79,9 +79,7 @@ def build_state(
     def serve(reference: str | None) -> ServedModel:
         version = registry.resolve(reference)
         if version not in loaded:
-            # As batch scoring and evaluation do: the portable form when the model has one, so
-            # that every consumer computes the same outputs, to the last bit.
-            model = registry.load(version, portable=True)
+            model = registry.load(version)
             model.predictor  # noqa: B018  (built now: a model that cannot predict is refused at load)
             inputs, outputs = model.metadata.input_reference, model.metadata.score_reference
             loaded[version] = ServedModel(
