@@ -6,7 +6,7 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import copier
@@ -21,6 +21,23 @@ os.environ.setdefault("UV_PYTHON_DOWNLOADS", "never")
 # (otherwise their `uv run` would sync into, and strip, the environment running these tests).
 for _variable in ("UV_PROJECT_ENVIRONMENT", "UV_PYTHON", "VIRTUAL_ENV"):
     os.environ.pop(_variable, None)
+
+
+# A full run fills tens of gigabytes of uv's cache (each Python version's wheels, sources
+# built): when the disk runs low, its unused entries are dropped between tests.
+_LOW_DISK_BYTES = 20 * 2**30
+
+
+@pytest.fixture(autouse=True)
+def _prune_uv_cache_when_the_disk_runs_low(request: pytest.FixtureRequest) -> Iterator[None]:
+    yield
+    uv = shutil.which("uv")
+    if request.node.get_closest_marker("full") is None or uv is None:
+        return
+    found = subprocess.run([uv, "cache", "dir"], capture_output=True, text=True, check=False)
+    cache = Path(found.stdout.strip())
+    if found.returncode == 0 and cache.is_dir() and shutil.disk_usage(cache).free < _LOW_DISK_BYTES:
+        subprocess.run([uv, "cache", "prune"], capture_output=True, check=False)
 
 
 def render(destination: Path, answers: Answers | None = None, *, tasks: bool = False) -> Path:
