@@ -60,9 +60,9 @@ def test_train_evaluate_serve_predict_and_score(bundled: Dataset, tmp_path: Path
     with scored.open() as file:
         results = list(csv.DictReader(file))
     assert [result["id"] for result in results] == [f"r{i}" for i in range(20)]
-    served, scored = body["prediction"], results[0]["prediction"]
+    answered, written = body["prediction"], results[0]["prediction"]
     # One prediction path, but BLAS sums a single row in another order than a batch of rows.
-    assert scored == str(served) or math.isclose(float(scored), float(served), rel_tol=1e-12)
+    assert written == str(answered) or math.isclose(float(written), answered, rel_tol=1e-12)
     assert json.loads((tmp_path / "predictions.jsonl").read_text().splitlines()[0])["request_id"]
 
 
