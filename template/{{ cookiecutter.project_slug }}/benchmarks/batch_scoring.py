@@ -32,7 +32,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
-from setups import FAMILIES, TABLES, encoder, project_for
+from setups import add_model_options, encoder, project_for
 
 from data_product_runtime.examples import TARGETS, churn_table
 
@@ -186,18 +186,7 @@ def main() -> None:
     parser.add_argument(
         "--folder", type=Path, default=Path(tempfile.gettempdir()) / f"{PACKAGE}-bench"
     )
-    parser.add_argument(
-        "--family",
-        choices=["project", *FAMILIES],
-        default="project",
-        help="this estimator family in place of the project's (same preprocessing)",
-    )
-    parser.add_argument(
-        "--table",
-        choices=TABLES,
-        default="bundled",
-        help="numeric rows like the bundled data, or the mixed-type example table",
-    )
+    add_model_options(parser)
     parser.add_argument(
         "--usual", nargs=3, metavar=("INPUT", "OUTPUT", "MODEL_DIR"), help=argparse.SUPPRESS
     )

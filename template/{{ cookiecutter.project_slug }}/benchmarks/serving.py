@@ -24,7 +24,7 @@ from http.client import HTTPConnection
 from pathlib import Path
 
 import setups
-from setups import FAMILIES, TABLES, project_for
+from setups import add_model_options, project_for
 
 from data_product_runtime.jobs.training import train
 
@@ -141,18 +141,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=100, help="records per batch request")
     parser.add_argument("--runs", type=int, default=1, help="alternating runs of each")
     parser.add_argument("--workers", type=int, default=2, help="processes of each service")
-    parser.add_argument(
-        "--family",
-        choices=["project", *FAMILIES],
-        default="project",
-        help="this estimator family in place of the project's (same preprocessing)",
-    )
-    parser.add_argument(
-        "--table",
-        choices=TABLES,
-        default="bundled",
-        help="train on and send the bundled data or the mixed-type example table",
-    )
+    add_model_options(parser)
     args = parser.parse_args()
 
     folder = Path(tempfile.mkdtemp(prefix="bench-"))

@@ -5,6 +5,7 @@ estimator family, trained on the bundled data or on the mixed-type example table
 XGBoost must be installed (``uv add --group bench lightgbm xgboost-cpu``).
 """
 
+import argparse
 import importlib
 from dataclasses import replace
 from datetime import date, datetime
@@ -42,6 +43,22 @@ FAMILIES: dict[str, tuple[str, tuple[str, str], dict[str, Any]]] = {
     ),
 }
 TABLES = ("bundled", "churn")
+
+
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    """--family and --table, which every benchmark takes."""
+    parser.add_argument(
+        "--family",
+        choices=["project", *FAMILIES],
+        default="project",
+        help="this estimator family in place of the project's (same preprocessing)",
+    )
+    parser.add_argument(
+        "--table",
+        choices=TABLES,
+        default="bundled",
+        help="numeric rows like the bundled data, or the mixed-type example table",
+    )
 
 
 def estimator(family: str) -> Any:

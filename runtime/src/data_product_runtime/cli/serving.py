@@ -104,9 +104,8 @@ def serve(
 
 def _remove_abandoned_metrics(folder: Path, prefix: str) -> None:
     """Metric folders of services that were killed (their pid is in the name): deleted."""
-    from data_product_runtime.io.faults import running
+    from data_product_runtime.io.faults import abandoned
 
     for leftover in folder.glob(f"{prefix}*-*"):
-        pid = leftover.name.removeprefix(prefix).split("-")[0]
-        if pid.isdigit() and not running(int(pid)):
+        if abandoned(leftover.name.removeprefix(prefix).split("-")[0]):
             shutil.rmtree(leftover, ignore_errors=True)

@@ -1,7 +1,9 @@
-"""Faults of the file system as one line each, and whether the writer of a leftover still runs."""
+"""The file system's faults: one line each, appends that are all or nothing, and leftovers
+whose writer is gone (files name their writer's pid)."""
 
 import errno
 import os
+from pathlib import Path
 
 _REMEDIES = {
     errno.ENOSPC: "free some space and run it again (nothing partial was kept)",
@@ -22,12 +24,32 @@ def os_error_line(error: OSError) -> str:
     return f"{where}{what}" + (f"; {remedy}" if remedy else "")
 
 
-def running(pid: int) -> bool:
-    """True when a process with this pid runs on this machine (it may be another user's)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+def abandoned(pid: str) -> bool:
+    """True when ``pid`` (as written in a leftover's name) runs no process on this machine."""
+    if not pid.isdigit():
         return False
-    except PermissionError:  # alive, but not ours
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
         return True
-    return True
+    except PermissionError:  # alive, but another user's
+        return False
+    return False
+
+
+def append_whole(path: Path, data: bytes, *, sync: bool = False) -> None:
+    """Append all of ``data`` or, when a write fails part way (a full disk), none of it."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        size = os.fstat(descriptor).st_size
+        try:
+            written = 0
+            while written < len(data):  # os.write may write less than it was given
+                written += os.write(descriptor, data[written:])
+            if sync:
+                os.fsync(descriptor)
+        except OSError:
+            os.ftruncate(descriptor, size)
+            raise
+    finally:
+        os.close(descriptor)

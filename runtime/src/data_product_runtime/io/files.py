@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 from data_product_runtime.io.adapters import FeatureReader, ResultWriter
 from data_product_runtime.io.datasets import DataError
-from data_product_runtime.io.faults import os_error_line, running
+from data_product_runtime.io.faults import abandoned, os_error_line
 
 CSV = "csv"
 PARQUET = "parquet"
@@ -301,8 +301,7 @@ class FileWriter(ResultWriter):
         for info in listing:
             if not info.base_name.startswith(prefix) or not info.base_name.endswith(".partial"):
                 continue
-            pid = info.base_name.removeprefix(prefix).split(".")[0]
-            if pid.isdigit() and not running(int(pid)):
+            if abandoned(info.base_name.removeprefix(prefix).split(".")[0]):
                 with contextlib.suppress(OSError):
                     self._filesystem.delete_file(info.path)
 

@@ -24,7 +24,7 @@ from pydantic import ValidationError
 
 from data_product_runtime.core.aliases import AliasMove
 from data_product_runtime.core.model import ModelMetadata
-from data_product_runtime.io.faults import running
+from data_product_runtime.io.faults import abandoned, append_whole
 from data_product_runtime.io.registry import (
     VERSION_PATTERN,
     ArtifactRefusedError,
@@ -108,8 +108,7 @@ class LocalModelRegistry(ModelRegistry):
     def _remove_abandoned_saves(self) -> None:
         """Saves whose process died (killed, or its machine restarted) left a folder: delete it."""
         for folder in self.root.glob(f"{_INCOMING_PREFIX}{socket.gethostname()}-*"):
-            pid = folder.name.removeprefix(_INCOMING_PREFIX).split("-")[-2]
-            if pid.isdigit() and not running(int(pid)):
+            if abandoned(folder.name.removeprefix(_INCOMING_PREFIX).split("-")[-2]):
                 shutil.rmtree(folder, ignore_errors=True)
 
     def history(self) -> list[AliasMove]:
@@ -134,25 +133,11 @@ class LocalModelRegistry(ModelRegistry):
 
     def record_move(self, move: AliasMove) -> None:
         path = self.root / HISTORY_FILE
-        line = (move.model_dump_json() + "\n").encode()
         try:
-            descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            append_whole(path, (move.model_dump_json() + "\n").encode(), sync=True)
         except OSError as error:
             msg = f"'{move.alias}' not moved: cannot write {path}: {error.strerror}"
             raise ModelRegistryError(msg) from None
-        try:
-            size = os.fstat(descriptor).st_size
-            try:
-                written = 0
-                while written < len(line):  # os.write may write less than it was given
-                    written += os.write(descriptor, line[written:])
-                os.fsync(descriptor)
-            except OSError as error:
-                os.ftruncate(descriptor, size)  # all of the line or none of it
-                msg = f"'{move.alias}' not moved: cannot write {path}: {error.strerror}"
-                raise ModelRegistryError(msg) from None
-        finally:
-            os.close(descriptor)
 
     @contextmanager
     def moving(self) -> Iterator[None]:

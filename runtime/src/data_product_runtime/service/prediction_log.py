@@ -7,7 +7,6 @@ at most the last ``flush_seconds`` of entries. A write that fails (a full disk) 
 so the file holds whole lines only; the lost entries are counted and logged.
 """
 
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +14,8 @@ from typing import Any
 
 import orjson
 import structlog
+
+from data_product_runtime.io.faults import append_whole
 
 logger = structlog.get_logger(__name__)
 
@@ -52,26 +53,10 @@ class PredictionLog:
         lines, self._buffer = self._buffer, []
         data = b"".join(lines)
         try:
-            _append_whole(self.path, data)
+            append_whole(self.path, data)
         except OSError as error:
             self.on_lost(len(lines))
             logger.error(
                 "prediction log write failed", path=str(self.path), error=error.strerror,
                 lost_entries=len(lines),
             )  # fmt: skip
-
-
-def _append_whole(path: Path, data: bytes) -> None:
-    """Append all of ``data`` or, when a write fails part way, none of it."""
-    descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        size = os.fstat(descriptor).st_size
-        try:
-            written = 0
-            while written < len(data):  # os.write may write less than it was given
-                written += os.write(descriptor, data[written:])
-        except OSError:
-            os.ftruncate(descriptor, size)
-            raise
-    finally:
-        os.close(descriptor)
