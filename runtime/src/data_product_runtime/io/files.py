@@ -7,12 +7,13 @@ Locations are local paths or URLs: ``file://``, the schemes pyarrow reads native
 import contextlib
 import csv
 import io
+import json
 import os
 import queue
 import socket
 import threading
 import uuid
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,6 +25,7 @@ import pyarrow.parquet as pq
 if TYPE_CHECKING:
     import pyarrow.dataset as ds
 
+from data_product_runtime.core.scoring import PROBLEM_COLUMN
 from data_product_runtime.io.adapters import FeatureReader, ResultWriter
 from data_product_runtime.io.datasets import DataError
 from data_product_runtime.io.faults import abandoned, os_error_line
@@ -129,7 +131,10 @@ class FileReader(FeatureReader):
     CSV columns are read with the types the scorer wants (features as numbers, the key as
     text), which is fast. A value that is not a number stops that fast path: the rest of the
     file is then read as text from the same row on, and each bad value is reported by the
-    scorer instead of failing the whole file.
+    scorer instead of failing the whole file. A row Arrow cannot parse (the wrong number of
+    fields) stops that one too: the rest is then read by Python's csv module, and each such
+    row is handed to the scorer as a problem naming its line, so it is quarantined and every
+    row keeps its number.
     """
 
     def __init__(
@@ -178,7 +183,7 @@ class FileReader(FeatureReader):
                 return list(pa_csv.open_csv(stream, self._read_options(0)).schema.names), None
         except pa.ArrowInvalid as error:
             if self._format == CSV and "CSV parse error" in str(error):
-                raise self._malformed(error) from None
+                return self._header(), None  # the rows are read by the careful reader
             raise DataError(f"{self._location}: unreadable {self._format} file: {error}") from None
         except OSError as error:
             raise DataError(f"{self._location}: unreadable {self._format} file: {error}") from None
@@ -200,29 +205,68 @@ class FileReader(FeatureReader):
                 raise DataError(f"{self._location}: unreadable parquet file: {error}") from None
             return
         done = 0
-        try:
-            for batch in read_ahead(self._csv_batches(columns, done, as_text=False)):
-                done += batch.num_rows
-                yield batch
-            return
-        except pa.ArrowInvalid as error:
-            if "conversion error" not in str(error):
-                raise self._malformed(error) from None
-        try:
-            yield from read_ahead(self._csv_batches(columns, done, as_text=True))
-        except pa.ArrowInvalid as error:
-            raise self._malformed(error) from None
+        for as_text in (False, True):
+            try:
+                for batch in read_ahead(self._csv_batches(columns, done, as_text=as_text)):
+                    done += batch.num_rows
+                    yield batch
+                return
+            except pa.ArrowInvalid as error:
+                if as_text or "conversion error" not in str(error):
+                    break  # a row Arrow cannot parse
+        yield from self._careful_batches(columns, done)
 
-    def _malformed(self, error: pa.ArrowInvalid) -> DataError:
-        """The parse error with the line it is on (Arrow's streaming reader does not know it)."""
-        reason = str(error).removeprefix("CSV parse error: ")
+    def _header(self) -> list[str]:
         with self._filesystem.open_input_stream(self._path) as stream:
-            records = csv.reader(io.TextIOWrapper(stream, encoding="utf-8", errors="replace"))
-            width = len(next(records, []))
-            for record in records:
-                if len(record) != width and record:
-                    return DataError(f"{self._location}, line {records.line_num}: {reason}")
-        return DataError(f"{self._location}: malformed CSV: {reason}")
+            return next(csv.reader(_text(stream)), [])
+
+    def _careful_batches(
+        self, columns: list[str], skip: int
+    ) -> Generator[pa.RecordBatch, None, None]:
+        """The rows after the first ``skip``, as text, parsed by Python's csv module (slow, used
+        only for files Arrow cannot parse): a row with the wrong number of fields becomes a
+        row without values whose problem names its line and holds its fields."""
+        nulls = set(pa_csv.ConvertOptions().null_values)  # what Arrow's reader reads as missing
+        with self._filesystem.open_input_stream(self._path) as stream:
+            records = csv.reader(_text(stream))
+            try:
+                header = next(records, [])
+                positions = [header.index(name) for name in columns]
+                values: list[list[str | None]] = [[] for _ in columns]
+                problems: list[str | None] = []
+                for record in records:
+                    if not record:
+                        continue  # an empty line, as Arrow skips them
+                    if skip:
+                        skip -= 1
+                        continue
+                    if len(record) == len(header):
+                        problems.append(None)
+                        for column, position in zip(values, positions, strict=True):
+                            column.append(None if record[position] in nulls else record[position])
+                    else:
+                        problems.append(
+                            f"line {records.line_num}: {len(record)} fields where the header has"
+                            f" {len(header)}: {json.dumps(record)}"
+                        )
+                        for column in values:
+                            column.append(None)
+                    if len(problems) == self._batch_rows:
+                        yield self._text_batch(columns, values, problems)
+                        values, problems = [[] for _ in columns], []
+            except (csv.Error, UnicodeDecodeError) as error:
+                msg = f"{self._location}, line {records.line_num + 1}: malformed CSV: {error}"
+                raise DataError(msg) from None
+        if problems:
+            yield self._text_batch(columns, values, problems)
+
+    @staticmethod
+    def _text_batch(
+        columns: list[str], values: list[list[str | None]], problems: list[str | None]
+    ) -> pa.RecordBatch:
+        arrays = [pa.array(column, type=pa.string()) for column in values]
+        arrays.append(pa.array(problems, type=pa.string()))
+        return pa.RecordBatch.from_arrays(arrays, names=[*columns, PROBLEM_COLUMN])
 
     def _parquet_batches(self, columns: list[str]) -> Generator[pa.RecordBatch, None, None]:
         """A file one row group at a time; a folder of files through a bounded dataset scan."""
@@ -254,6 +298,13 @@ class FileReader(FeatureReader):
         with self._filesystem.open_input_stream(self._path) as stream:
             reader = pa_csv.open_csv(stream, self._read_options(skip), convert_options=options)
             yield from reader
+
+
+def _text(stream: pa.NativeFile) -> Iterator[str]:
+    """A binary stream as the lines the csv module reads, line endings kept; each decoded on
+    its own, so that bytes that are not UTF-8 fail on their line and no earlier."""
+    for line in io.BufferedReader(stream):  # a NativeFile is a raw stream
+        yield line.decode("utf-8")
 
 
 def _partial_prefix(name: str) -> str:
