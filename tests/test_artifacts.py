@@ -215,16 +215,39 @@ def test_image_builds_runs_healthy_as_non_root_with_runtime_dependencies_only(
 # --- GitHub Actions ----------------------------------------------------------------------
 
 
+def _zizmor_findings(target: Path) -> list[str]:
+    """zizmor's findings at its default level, offline (its online audits need GitHub)."""
+    audit = subprocess.run(
+        [tool("zizmor"), "--offline", "--format=json", str(target)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert audit.returncode in {0, *range(10, 15)}, audit.stderr  # 1x: findings, by severity
+    return [f"{finding['ident']}: {finding['desc']}" for finding in json.loads(audit.stdout)]
+
+
 @pytest.mark.parametrize("style", ["inline", "shared"])
-def test_github_workflow_passes_actionlint_and_its_schema(tmp_path: Path, style: str) -> None:
+def test_github_workflow_passes_actionlint_zizmor_and_its_schema(
+    tmp_path: Path, style: str
+) -> None:
     project = render(tmp_path / "project", {"ci_style": style})
+    # As generated: the shared CI is called at its major tag, which the project's zizmor
+    # configuration allows for that repository only.
+    assert _zizmor_findings(project) == []
     if style == "shared":
+        assert _zizmor_findings(TEMPLATE_ROOT / shared_ci.GITHUB_WORKFLOW) == []
         _use_the_published_workflow(project)
     workflows = sorted(str(path.relative_to(project))
                        for path in (project / ".github/workflows").glob("*.yml"))  # fmt: skip
     assert ".github/workflows/ci.yml" in workflows
     run([tool("actionlint"), *workflows], project)
     run([tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", *workflows],
+        project)  # fmt: skip
+
+
+@pytest.mark.parametrize("ci", ["github", "gitlab"])
+def test_renovate_configuration_passes_its_schema(tmp_path: Path, ci: str) -> None:
+    project = render(tmp_path / "project", {"ci": ci})
+    run([tool("check-jsonschema"), "--builtin-schema", "vendor.renovate", "renovate.json"],
         project)  # fmt: skip
 
 

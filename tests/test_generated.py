@@ -198,11 +198,19 @@ def test_readme_quick_start_trains_serves_and_answers(tmp_path: Path, workers: i
         "trained model" in run(["uv", "run", "--locked", "data-product", "train"], project).stdout
     )
 
+    # Metric folders (several workers) live in the temporary folder: a killed service's is
+    # deleted by the next one, a running service's is kept, and each removes its own on exit.
+    temporary = tmp_path / "tmp"
+    killed = temporary / "data-product-metrics-999999999-x"  # above any pid_max
+    running = temporary / f"data-product-metrics-{os.getpid()}-x"
+    for folder in (killed, running):
+        folder.mkdir(parents=True)
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(
         ["uv", "run", "--locked", "data-product", "serve", "--port", str(port), "--workers", str(workers)],
         cwd=project, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, "TMPDIR": str(temporary)},
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 60
@@ -229,10 +237,14 @@ def test_readme_quick_start_trains_serves_and_answers(tmp_path: Path, workers: i
         counted = f'model_predictions_total{{model_version="{version}",role="variant",variant="main"}} 10.0'
         for _ in range(4):  # with several workers, each scrape may reach another one
             assert counted in _get(f"{base}/metrics")[1]
+        metric_folders = {path.name for path in temporary.glob("data-product-metrics-*")}
+        assert len(metric_folders - {running.name}) == (1 if workers > 1 else 0), metric_folders
+        assert killed.name not in metric_folders
     finally:
         server.send_signal(signal.SIGINT)
         output = server.communicate(timeout=30)[0]
     assert server.returncode == 0, output
+    assert [path.name for path in temporary.glob("data-product-metrics-*")] == [running.name]
 
 
 _SPARK_INPUT = """

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+import shared_ci
 from answers import (
     BAD_ANSWERS,
     TEMPLATE_ROOT,
@@ -257,7 +258,7 @@ def test_the_defaults_are_valid_answers() -> None:
 
 UV_PINS = {
     "Dockerfile": r"ghcr\.io/astral-sh/uv:([\d.]+)",
-    ".github/workflows/ci.yml": r'astral-sh/setup-uv@v\d+\n\s+with:\n(?:\s+.*\n)*?\s+version: "([\d.]+)"',
+    ".github/workflows/ci.yml": r'astral-sh/setup-uv@\S+  # v[\d.]+\n\s+with:\n(?:\s+.*\n)*?\s+version: "([\d.]+)"',
     ".gitlab-ci.yml": r"uv==([\d.]+)",
 }
 
@@ -273,3 +274,28 @@ def test_every_generated_file_pins_the_same_uv_as_the_template_ci(tmp_path: Path
     assert set(versions) == {".ci/run", *UV_PINS}
     assert all(len(found) == 1 for found in versions.values()), versions
     assert len({found[0] for found in versions.values()}) == 1, versions
+
+
+# `owner/name@<commit>  # v1.2.3`: what Renovate's pinGitHubActionDigests keeps current.
+PINNED_ACTION = re.compile(r"^[\w.-]+/[\w.-]+@[0-9a-f]{40}  # v\d+\.\d+\.\d+$")
+
+
+def test_every_action_is_pinned_by_commit_the_same_everywhere(tmp_path: Path) -> None:
+    """Workflow steps name actions by commit SHA (a tag can be moved; zizmor's unpinned-uses),
+    and one action is at one commit in the generated workflows and the published shared CI."""
+    workflows = [TEMPLATE_ROOT / shared_ci.GITHUB_WORKFLOW]
+    for style in ("inline", "shared"):
+        project = render(tmp_path / style, {"ci": "github", "ci_style": style})
+        workflows += sorted((project / ".github/workflows").glob("*.yml"))
+    commits: dict[str, set[str]] = {}
+    for workflow in workflows:
+        for line in workflow.read_text().splitlines():
+            uses = line.strip().removeprefix("- ").removeprefix("uses: ")
+            if not line.strip().removeprefix("- ").startswith("uses: "):
+                continue
+            if "/.github/workflows/data-product.yml@ci-v" in uses:
+                continue  # the team's shared CI, at its major tag on purpose (docs/teams.md)
+            assert PINNED_ACTION.match(uses), f"{workflow.name}: {uses} is not pinned by commit"
+            commits.setdefault(uses.split("@")[0], set()).add(uses.split("@")[1])
+    assert set(commits) == {"actions/checkout", "actions/setup-python", "astral-sh/setup-uv"}
+    assert all(len(pins) == 1 for pins in commits.values()), commits

@@ -613,20 +613,13 @@ def test_github_template_update_workflow_passes_actionlint_and_its_schema(tmp_pa
     assert parsed["permissions"] == {}
     job = parsed["jobs"]["update"]
     assert job["permissions"] == {"contents": "write", "pull-requests": "write"}
-    steps = {step.get("name", step.get("uses")): step for step in job["steps"]}
-    assert steps["actions/checkout@v6"]["with"]["persist-credentials"] is False
+    steps = {step.get("name") or step["uses"].split("@")[0]: step for step in job["steps"]}
+    assert steps["actions/checkout"]["with"]["persist-credentials"] is False
     update = steps["Update on a branch"]
     assert "update --trust --defaults --conflict inline" in update["run"]
     assert "GH_TOKEN" not in json.dumps(update)
     assert "--draft" in steps["Push the branch and open a pull request"]["run"]
-    # zizmor, offline, at its default level: only its demand for commit-pinned actions is
-    # left (the commits of the actions' releases cannot be verified from here).
-    audit = subprocess.run(
-        [_tool("zizmor"), "--offline", "--format=json", workflow],
-        cwd=project, capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    findings = {finding["ident"] for finding in json.loads(audit.stdout)}
-    assert findings <= {"unpinned-uses"}, audit.stdout
+    # zizmor runs over every generated workflow in test_artifacts.
 
 
 @pytest.mark.full

@@ -73,6 +73,8 @@ def serve(
         "http": PROTOCOL,
     }
     os.environ[HEADER_TIMEOUT_VARIABLE] = str(settings.header_timeout_seconds)
+    metrics_prefix = f"{project.name}-metrics-"
+    _remove_abandoned_metrics(Path(tempfile.gettempdir()), metrics_prefix)
     if settings.workers == 1:
         uvicorn.run(app, **options)
         return
@@ -87,8 +89,6 @@ def serve(
             text = value if isinstance(value, str) else json.dumps(value)
             os.environ[f"{project.env_prefix}{name.upper()}"] = text
     project.export()
-    metrics_prefix = f"{project.name}-metrics-"
-    _remove_abandoned_metrics(Path(tempfile.gettempdir()), metrics_prefix)
     metrics_dir = tempfile.mkdtemp(prefix=f"{metrics_prefix}{os.getpid()}-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     try:
