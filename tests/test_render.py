@@ -44,6 +44,7 @@ def expected_optional_paths(answers: Answers) -> dict[str, bool]:
         ".gitlab-ci.yml": answers["ci"] == "gitlab",
         "Dockerfile": answers["docker"],
         ".dockerignore": answers["docker"],
+        ".github/zizmor.yml": answers["ci"] == "github" and answers.get("ci_style") == "shared",
     }
 
 
@@ -51,6 +52,7 @@ ALWAYS_PRESENT = [
     ".copier-answers.yml",
     ".gitignore",
     ".pre-commit-config.yaml",
+    "renovate.json",
     "LICENSE",
     "README.md",
     "noxfile.py",
