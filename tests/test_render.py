@@ -291,10 +291,7 @@ def test_every_action_is_pinned_by_commit_the_same_everywhere(tmp_path: Path) ->
         workflows += sorted((project / ".github/workflows").glob("*.yml"))
     commits: dict[str, set[str]] = {}
     for workflow in workflows:
-        for line in workflow.read_text().splitlines():
-            uses = line.strip().removeprefix("- ").removeprefix("uses: ")
-            if not line.strip().removeprefix("- ").startswith("uses: "):
-                continue
+        for uses in re.findall(r"^\s*(?:- )?uses: (.+)$", workflow.read_text(), re.MULTILINE):
             if "/.github/workflows/data-product.yml@ci-v" in uses:
                 continue  # the team's shared CI, at its major tag on purpose (docs/teams.md)
             assert PINNED_ACTION.match(uses), f"{workflow.name}: {uses} is not pinned by commit"

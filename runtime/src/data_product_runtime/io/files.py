@@ -255,7 +255,9 @@ class FileReader(FeatureReader):
                         yield self._text_batch(columns, values, problems)
                         values, problems = [[] for _ in columns], []
             except (csv.Error, UnicodeDecodeError) as error:
-                msg = f"{self._location}, line {records.line_num + 1}: malformed CSV: {error}"
+                # Undecodable bytes fail before their line is counted; a csv error after.
+                line = records.line_num + isinstance(error, UnicodeDecodeError)
+                msg = f"{self._location}, line {line}: malformed CSV: {error}"
                 raise DataError(msg) from None
         if problems:
             yield self._text_batch(columns, values, problems)
