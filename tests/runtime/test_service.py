@@ -182,6 +182,23 @@ def test_unknown_paths_are_counted_without_their_path(client: TestClient) -> Non
     assert "/no/such/path" not in exposition
 
 
+def test_the_api_pages_are_counted_under_their_own_names(client: TestClient) -> None:
+    before = client.get("/metrics").text
+    pages = client.get("/docs").text + client.get("/redoc").text
+    asset = re.findall(r"""["'](/static-offline-docs/[^"']+)["']""", pages)[0]
+    assert client.get("/openapi.json").status_code == client.get(asset).status_code == 200
+    after = client.get("/metrics").text
+    for endpoint in ("/docs", "/redoc", "/openapi.json", "/static-offline-docs"):
+        grew = sample(after, "http_requests_total", endpoint=endpoint) - sample(
+            before, "http_requests_total", endpoint=endpoint
+        )
+        assert grew == 1, endpoint
+    unmatched = {"endpoint": "unmatched"}
+    assert sample(after, "http_requests_total", **unmatched) == sample(
+        before, "http_requests_total", **unmatched
+    )
+
+
 def test_openapi_schema_lists_every_feature(client: TestClient, record: dict[str, float]) -> None:
     schema = client.get("/openapi.json").json()
     features = schema["components"]["schemas"]["Features"]

@@ -125,7 +125,7 @@ def create_app(
         FastPathMiddleware,
         handlers={"/predict": endpoints.predict, "/predict/batch": endpoints.predict_batch},
     )
-    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_middleware(MetricsMiddleware, metrics=metrics, routes=app.routes)
     app.add_middleware(
         BodySizeLimitMiddleware,
         max_body_bytes=config.max_body_bytes,

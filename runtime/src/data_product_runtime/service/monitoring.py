@@ -1,7 +1,7 @@
 """Prometheus metrics of the service; every series carries the model version and the variant."""
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from time import perf_counter
 from typing import Any
 
@@ -168,11 +168,17 @@ class _ServedModelsCollector(Collector):
 
 
 class MetricsMiddleware:
-    """Counts and times every request by route template; handlers add version and variant."""
+    """Counts and times every request by route template; handlers add version and variant.
 
-    def __init__(self, app: ASGIApp, metrics: ServiceMetrics) -> None:
+    ``routes`` are the app's own: FastAPI marks its API routes in the scope, the others
+    (``/openapi.json``, the bundled docs assets) are matched here, so only unknown paths
+    are counted as ``unmatched``.
+    """
+
+    def __init__(self, app: ASGIApp, metrics: ServiceMetrics, routes: Sequence[Any] = ()) -> None:
         self.app = app
         self.metrics = metrics
+        self.routes = routes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -180,6 +186,7 @@ class MetricsMiddleware:
             return
         started = perf_counter()
         status = 500
+        path = scope["path"]  # routing rewrites the scope of mounted apps
 
         async def send_and_record_status(message: Message) -> None:
             nonlocal status
@@ -191,8 +198,15 @@ class MetricsMiddleware:
             await self.app(scope, receive, send_and_record_status)
         finally:
             route = scope.get("route")
-            endpoint = getattr(route, "path", None) or scope.get("route_path", "unmatched")
+            endpoint = getattr(route, "path", None) or scope.get("route_path") or self._label(path)
             served = scope.get("served", (NO_MODEL, NO_MODEL))
             self.metrics.observe_request(
                 endpoint, scope["method"], status, perf_counter() - started, served
             )
+
+    def _label(self, path: str) -> str:
+        for route in self.routes:
+            pattern = getattr(route, "path_regex", None)
+            if pattern is not None and pattern.match(path):
+                return str(route.path)
+        return "unmatched"
