@@ -12,6 +12,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from grafana_foundation_sdk.cog.encoder import JSONEncoder
+from grafana_foundation_sdk.cog.plugins import register_default_plugins
+from grafana_foundation_sdk.models.dashboard import Dashboard
 
 from answers import Answers, answer_set_id
 from conftest import render, run
@@ -47,6 +50,43 @@ def test_monitoring_files_are_rendered_and_parse(tmp_path: Path, answers: Answer
     assert alerts == tested, "every alert has its promtool unit test"
     dashboard = json.loads((project / "monitoring/grafana/dashboard.json").read_text())
     assert all(target["expr"] for panel in dashboard["panels"] for target in panel["targets"])
+
+
+def _dropped(written: object, parsed: object, path: str = "") -> list[str]:
+    """What the schema's round trip lost or changed: unknown fields, retyped values."""
+    if isinstance(written, dict) and isinstance(parsed, dict):
+        return [
+            lost
+            for key, value in written.items()
+            for lost in (
+                _dropped(value, parsed[key], f"{path}/{key}")
+                if key in parsed
+                else [f"{path}/{key}"]
+            )
+        ]
+    if isinstance(written, list) and isinstance(parsed, list) and len(written) == len(parsed):
+        return [
+            lost
+            for index, pair in enumerate(zip(written, parsed, strict=True))
+            for lost in _dropped(*pair, f"{path}[{index}]")
+        ]
+    return [] if written == parsed else [f"{path}: {written!r} became {parsed!r}"]
+
+
+def test_the_dashboard_follows_grafanas_schema(tmp_path: Path) -> None:
+    """Grafana's typed dashboard models (its foundation SDK) keep every field they know: a
+    misspelt or misplaced field is dropped by the round trip, a wrong-typed value changes."""
+    register_default_plugins()  # panels and queries parse as their plugin's models
+    written = json.loads(
+        (render(tmp_path / "project") / "monitoring/grafana/dashboard.json").read_text()
+    )
+    assert _dropped(written, _round_trip(written)) == []
+    misspelt = {**written, "panels": [{**written["panels"][0], "gridPoz": {}}]}
+    assert _dropped(misspelt, _round_trip(misspelt)) == ["/panels[0]/gridPoz"]
+
+
+def _round_trip(dashboard: dict[str, object]) -> object:
+    return json.loads(json.dumps(Dashboard.from_json(dashboard), cls=JSONEncoder))
 
 
 @pytest.mark.full

@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from data_product_runtime import Project
+from data_product_runtime.cli import common
 from data_product_runtime.cli.common import use_project
 from data_product_runtime.core.dataset import Dataset
 from data_product_runtime.core.model import Model, ModelMetadata
@@ -55,6 +56,13 @@ def _commands_use_the_project(request: pytest.FixtureRequest) -> None:
         else "classification"
     )
     use_project(PROJECTS[name])
+
+
+@pytest.fixture
+def terminal_80(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Commands print as to a terminal 80 columns wide."""
+    monkeypatch.setattr(common, "stdout_is_terminal", lambda: True)
+    monkeypatch.setenv("COLUMNS", "80")
 
 
 @pytest.fixture(scope="session")

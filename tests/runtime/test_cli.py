@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
@@ -9,12 +10,14 @@ from typing import Any
 import pytest
 import typer
 from fastapi import FastAPI
+from rich.progress import Progress
 from typer.testing import CliRunner
 
 from data_product_runtime import Project
 from data_product_runtime.cli import build_cli
 from data_product_runtime.core.model import ModelMetadata
 from data_product_runtime.io.local_registry import LocalModelRegistry
+from data_product_runtime.jobs.progress import RowRateColumn
 from data_product_runtime.service.protocol import PROTOCOL
 
 runner = CliRunner()
@@ -83,6 +86,49 @@ def test_commands_of_missing_extras_are_left_out(
     assert "No such command" in result.output
     listing = runner.invoke(app, ["--help"], terminal_width=200).output
     assert all(name in listing for name in EXTRA_COMMANDS if name != command)
+
+
+def test_flags_are_shown_without_a_value_type(app: typer.Typer) -> None:
+    """A flag takes no value: its help line has no "<bool>" (Typer would show one)."""
+    for command in (["--help"], ["serve", "--help"], ["ab-report", "--help"]):
+        result = runner.invoke(app, command, terminal_width=80)
+        assert result.exit_code == 0, result.output
+        assert "--help" in result.output
+        assert "<bool>" not in result.output, result.output
+        assert "<path>" in result.output or command == ["--help"]
+
+
+@pytest.mark.usefixtures("terminal_80")
+def test_models_list_fits_80_columns_without_cutting_an_id(
+    app: typer.Typer, project: Project, tmp_path: Path
+) -> None:
+    root = str(tmp_path / "models")
+    for _ in range(2):
+        assert runner.invoke(app, ["train", "--model-dir", root]).exit_code == 0
+    registry = LocalModelRegistry(tmp_path / "models")
+    registry.promote("candidate", "production")
+    result = runner.invoke(app, ["models", "list", "--model-dir", root])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert max(len(line) for line in lines) <= 80, result.output
+    rows = [line for line in lines if line.startswith("│ 2")]
+    assert [row.split()[1] for row in rows] == registry.versions(), result.output
+    assert all(re.search(r"│ \d{4}-\d\d-\d\d \d\d:\d\d │", row) for row in rows)
+    metric = project.problem.primary_metric
+    assert f"{metric}*: on each version's own held-out rows" in result.output
+
+
+def test_the_progress_bar_shows_the_rate_the_summary_reports() -> None:
+    """Rows done over time elapsed since the start, not Rich's moving average of recent rows."""
+    now = [0.0]
+    progress = Progress(get_time=lambda: now[0])
+    task_id = progress.add_task("scoring", total=None)
+    for moment, rows in [(1.0, 100), (2.0, 900)]:
+        now[0] = moment
+        progress.advance(task_id, rows)
+    (task,) = progress.tasks
+    assert task.speed == 900  # what Rich's speed says: the last second's rows
+    assert RowRateColumn().render(task).plain == "500 rows/s"  # 1000 rows in 2 s
 
 
 def test_version(app: typer.Typer, project: Project) -> None:

@@ -23,6 +23,7 @@ import pytest
 import uvicorn
 import yaml
 from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
 from starlette.types import ASGIApp
 
 from data_product_runtime.core.dataset import Dataset
@@ -52,9 +53,14 @@ def rule_expressions() -> dict[str, str]:
     return {rule["alert"]: rule["expr"] for group in rules["groups"] for rule in group["rules"]}
 
 
+def load_dashboard() -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((MONITORING / "grafana" / "dashboard.json").read_text())
+    return loaded
+
+
 def dashboard_expressions() -> dict[str, str]:
     """Every PromQL query of the dashboard: panel targets and template variables."""
-    dashboard = json.loads((MONITORING / "grafana" / "dashboard.json").read_text())
+    dashboard = load_dashboard()
     expressions = {
         f"{panel['title']} {target['refId']}": target["expr"]
         for panel in dashboard["panels"]
@@ -105,6 +111,62 @@ def test_the_dashboard_shows_every_metric_of_the_service(client: TestClient) -> 
         if not family.endswith("_created") and not names & shown
     }
     assert not missing, f"metrics without a panel: {sorted(missing)}"
+
+
+# The panels that draw an alert's threshold: the alert, and its comparison in the rule.
+THRESHOLDS = {
+    "Prediction latency p50 / p99": ("PredictionLatencyHigh", r"\)\s*>\s*([\d.]+)"),
+    "Input drift per feature (PSI)": ("InputDrift", r"model_input_drift_psi\)\s*>\s*([\d.]+)"),
+    "Drift as alerted (PSI)": (
+        "PredictionDistributionShift",
+        r"model_score_drift_psi\)\s*>\s*([\d.]+)",
+    ),
+    "Drift window": ("InputDrift", r"model_drift_window_rows\s*>=\s*([\d.]+)"),
+}
+
+
+@pytest.mark.parametrize("title", sorted(THRESHOLDS))
+def test_each_threshold_line_is_where_its_alert_fires(title: str) -> None:
+    alert, comparison = THRESHOLDS[title]
+    found = re.search(comparison, rule_expressions()[alert])
+    assert found, f"{alert} has no threshold matching {comparison}"
+    panel = next(panel for panel in load_dashboard()["panels"] if panel["title"] == title)
+    defaults = panel["fieldConfig"]["defaults"]
+    steps = [step["value"] for step in defaults["thresholds"]["steps"]]
+    assert steps == [None, float(found.group(1))], (title, steps)
+    assert defaults["custom"]["thresholdsStyle"]["mode"] != "off", title
+
+
+def test_the_latency_panel_groups_as_its_alert_does() -> None:
+    grouping = re.compile(r"sum by \(([^)]*)\)")
+    alert = grouping.findall(rule_expressions()["PredictionLatencyHigh"])
+    title = "Prediction latency p50 / p99"
+    panel = next(panel for panel in load_dashboard()["panels"] if panel["title"] == title)
+    assert alert
+    assert [grouping.findall(target["expr"]) for target in panel["targets"]] == [alert, alert]
+
+
+# Metrics that carry no model_version label: the only ones a panel may show for every version.
+UNVERSIONED = {"prediction_log_lost_entries_total"}
+
+
+def test_every_panel_follows_the_model_version_variable(client: TestClient) -> None:
+    samples = [
+        sample
+        for family in text_string_to_metric_families(client.get("/metrics").text)
+        for sample in family.samples
+        if sample.name in UNVERSIONED
+    ]
+    assert {sample.name for sample in samples} == UNVERSIONED
+    assert not any("model_version" in sample.labels for sample in samples)
+    ignored = {
+        where
+        for where, expression in dashboard_expressions().items()
+        if not where.startswith("$")
+        and promql_metric_names(expression) - UNVERSIONED
+        and 'model_version=~"$model_version"' not in expression
+    }
+    assert not ignored, f"queries that ignore the model version chosen: {sorted(ignored)}"
 
 
 def _tool(name: str) -> str:

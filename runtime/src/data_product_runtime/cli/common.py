@@ -30,13 +30,19 @@ def current_project() -> Project:
     return _projects[0]
 
 
+def stdout_is_terminal() -> bool:
+    """Whether output goes to a terminal (tests stand in for one by replacing this)."""
+    return sys.stdout.isatty()
+
+
 def print_table(table: Table) -> None:
-    """Tables at full width in pipes and files (rich would wrap them at 80 columns).
+    """Tables at the terminal's width (COLUMNS when set), and at full width in pipes and files
+    (Rich would wrap them at 80 columns).
 
     Cells hold what users typed (actors, variant names): shown as typed, never read as Rich
     markup or emoji codes (Rich drops control characters from cells itself).
     """
-    console = Console(width=None if sys.stdout.isatty() else 200, markup=False, emoji=False)
+    console = Console(width=None if stdout_is_terminal() else 200, markup=False, emoji=False)
     console.print(table)
 
 

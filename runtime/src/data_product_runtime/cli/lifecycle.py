@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
+from rich.table import Column, Table
 from rich.text import Text
 
 from data_product_runtime.cli.common import (
@@ -85,22 +85,45 @@ def evaluate(
     target: TargetOption = None,
     model_dir: ModelDirOption = None,
 ) -> None:
-    """Metrics and plots on held-out data, side by side with --against; the quality gate."""
+    """Metrics and plots on held-out rows, next to --against and the naive baseline; the gate."""
     settings = load_settings(data_path=data, target_column=target, model_dir=model_dir)
     with user_errors():
         from data_product_runtime.jobs.evaluation import evaluate as run_evaluation
 
         report = run_evaluation(current_project(), settings, model, against, output)
-    table = Table("metric", *(f"{e.role}\n{e.version}" for e in report.evaluations))
-    for name in report.evaluations[0].metrics:
-        marker = " (primary)" if name == current_project().problem.primary_metric else ""
-        add_row(table, name + marker, *(f"{e.metrics[name]:.4f}" for e in report.evaluations))
+    comparison = report.comparison
+    columns = [*comparison.models, comparison.baseline]
+    primary = comparison.problem.primary_metric
+    evaluated = columns[0].role
+    reference, _ = comparison.gain(primary)
+    typer.echo(report.verdict.decision)
+    typer.echo(report.verdict.detail)
+    # Short headers, the versions listed below: the table fits 80 columns, ids stay whole.
+    table = Table(
+        "metric",
+        "better",
+        *(Column(e.role, justify="right") for e in columns[:-1]),
+        Column("baseline", justify="right"),
+        Column("gain", justify="right"),
+        caption=f"On the same {len(comparison.target)} held-out rows. *: the primary metric, "
+        f"the gate's. gain: how much better {evaluated} is than {reference} (negative: worse).",
+        caption_justify="left",
+    )
+    for name in comparison.evaluations[0].metrics:
+        _, gain = comparison.gain(name)
+        add_row(
+            table,
+            name + ("*" if name == primary else ""),
+            comparison.problem.better_when(name),
+            *(f"{e.metrics[name]:.4f}" for e in columns),
+            f"{gain:+.4f}",
+        )
     print_table(table)
+    for evaluation in columns:
+        typer.echo(f"{evaluation.role}: {evaluation.version}")
     typer.echo(f"report: {report.page}")
-    if report.verdict is not None:
-        typer.echo(report.verdict.message)
-        if not report.verdict.passed:
-            raise typer.Exit(code=1)
+    if not report.passed:
+        raise typer.Exit(code=1)
 
 
 def promote(
@@ -173,7 +196,20 @@ def list_models(model_dir: ModelDirOption = None) -> None:
         primary = current_project().problem.primary_metric
         registry = open_registry(settings)
         aliases = registry.aliases()
-        table = Table("version", "created", primary, "training rows", "aliases")
+        # The id is what `promote` and `rollback` take: never wrapped or cut; other columns
+        # wrap first.
+        table = Table(
+            caption=f"{primary}*: on each version's own held-out rows at training; compare "
+            "versions on the same rows with `evaluate VERSION --against OTHER`.",
+            caption_justify="left",
+        )
+        table.add_column(
+            "version", no_wrap=True, min_width=len(max(registry.versions(), key=len, default=""))
+        )
+        table.add_column("created (UTC)", no_wrap=True)
+        table.add_column(f"{primary}*", justify="right", no_wrap=True)
+        table.add_column("rows", justify="right", no_wrap=True)
+        table.add_column("aliases")
         for version in registry.versions():
             names = ", ".join(sorted(a for a, v in aliases.items() if v == version))
             try:
@@ -187,9 +223,9 @@ def list_models(model_dir: ModelDirOption = None) -> None:
             add_row(
                 table,
                 version,
-                f"{metadata.created_at:%Y-%m-%d %H:%M:%S}",
+                f"{metadata.created_at:%Y-%m-%d %H:%M}",
                 f"{metadata.metrics[primary]:.4f}",
-                str(metadata.training_data.rows),
+                f"{metadata.training_data.rows:,}",
                 names,
             )
     print_table(table)

@@ -3,12 +3,13 @@
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 from sklearn.model_selection import train_test_split
 
 from data_product_runtime.core.dataset import Dataset
 from data_product_runtime.core.model import Model
 from data_product_runtime.core.predictor import build_predictor
-from data_product_runtime.core.problems import Problem
+from data_product_runtime.core.problems import Label, Problem
 
 
 def split(
@@ -34,6 +35,17 @@ def model_score(model: Model, test: Dataset) -> dict[str, float]:
     return model.problem.metrics(model.outputs(test.features), model.metadata.classes, test.target)
 
 
+def baseline_outputs(
+    problem: Problem, train: Dataset, test: Dataset
+) -> tuple[NDArray[np.float64], tuple[Label, ...] | None]:
+    """The naive baseline's outputs on the test rows and its classes: fitted on the training
+    rows, it ignores the features."""
+    pipeline = problem.baseline().fit(train.features, train.target)
+    predictor = build_predictor(pipeline, classifier=problem.name == "classification")
+    return predictor.outputs(test.features), problem.classes(pipeline)
+
+
 def baseline_score(problem: Problem, train: Dataset, test: Dataset) -> dict[str, float]:
-    """Metrics of the naive baseline, fitted on the training rows, ignoring the features."""
-    return score(problem.baseline().fit(train.features, train.target), problem, test)
+    """Metrics of the naive baseline (``baseline_outputs``) on the test rows."""
+    outputs, classes = baseline_outputs(problem, train, test)
+    return problem.metrics(outputs, classes, test.target)

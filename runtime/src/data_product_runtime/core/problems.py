@@ -34,6 +34,16 @@ class Problem(ABC):
     primary_metric: ClassVar[str]
     # Buckets of the monitored score's histogram in /metrics.
     score_buckets: ClassVar[tuple[float, ...]]
+    # Metrics where smaller is better (errors, losses); every other metric grows with quality.
+    lower_is_better: ClassVar[frozenset[str]] = frozenset()
+
+    def better_when(self, metric: str) -> str:
+        """Which way ``metric`` improves: "higher" or "lower"."""
+        return "lower" if metric in self.lower_is_better else "higher"
+
+    def gain(self, metric: str, value: float, reference: float) -> float:
+        """How much better ``value`` is than ``reference`` on ``metric`` (negative: worse)."""
+        return reference - value if metric in self.lower_is_better else value - reference
 
     @abstractmethod
     def outputs(self, pipeline: Any, rows: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -84,6 +94,7 @@ class Classification(Problem):
 
     name = "classification"
     primary_metric = "roc_auc"
+    lower_is_better = frozenset({"log_loss"})
     score_buckets = tuple(round(0.1 * step, 1) for step in range(1, 10))
 
     def outputs(self, pipeline: Any, rows: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -164,6 +175,7 @@ class Regression(Problem):
 
     name = "regression"
     primary_metric = "r2"
+    lower_is_better = frozenset({"rmse", "mae"})
     # The monitored score is the predicted value: adjust these to its range.
     score_buckets = (25.0, 50.0, 75.0, 100.0, 150.0, 200.0, 250.0, 300.0)
 

@@ -55,7 +55,7 @@ def rows_progress(description: str, total: int | None) -> Iterator[Callable[[int
         TextColumn("{task.description}"),
         BarColumn(),
         TextColumn("{task.completed:,.0f} rows"),
-        _RateColumn(),
+        RowRateColumn(),
         TimeElapsedColumn(),
         console=Console(stderr=True),
         disable=not progress_is_shown(),
@@ -66,9 +66,12 @@ def rows_progress(description: str, total: int | None) -> Iterator[Callable[[int
         yield lambda rows: display.advance(task, rows)
 
 
-class _RateColumn(ProgressColumn):
-    """Rows per second, once there is a rate to show."""
+class RowRateColumn(ProgressColumn):
+    """Rows per second since the start, the rate the closing summary reports (Rich's own
+    speed is a recent moving average that leaves out the start and differs from it)."""
 
     def render(self, task: Task) -> Text:
-        speed = task.finished_speed or task.speed
-        return Text("" if speed is None else f"{speed:,.0f} rows/s")
+        elapsed = task.finished_time if task.finished else task.elapsed
+        if not elapsed or not task.completed:
+            return Text("")
+        return Text(f"{task.completed / elapsed:,.0f} rows/s")
