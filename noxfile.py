@@ -26,11 +26,12 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("mypy")
-    # The runtime and its tests, with the runtime's settings (its pyproject.toml).
+    # The runtime and its tests, with the runtime's settings (its pyproject.toml); they import
+    # their own helpers and tests/browser.py.
     runtime_tests = "tests/runtime"
     session.run(
         "mypy", "--config-file=runtime/pyproject.toml", "runtime/src", runtime_tests,
-        env={"MYPYPATH": runtime_tests},
+        env={"MYPYPATH": f"{runtime_tests}:tests"},
     )  # fmt: skip
 
 
@@ -42,10 +43,17 @@ def quick(session: nox.Session) -> None:
     session.run("pytest", "-m", "not full", "--numprocesses=auto", *session.posargs)
 
 
+def docs_assets(session: nox.Session) -> None:
+    """The docs site's browser code (Mermaid), pinned in docs/assets/package-lock.json."""
+    npm = ["npm", "ci", "--prefix", "docs/assets", "--no-audit", "--no-fund", "--silent"]
+    session.run_install(*npm, external=True)
+
+
 @nox.session
 def full(session: nox.Session) -> None:
     """Generate projects, run their own checks, and prove their artifacts with real tools."""
     sync(session, "test")
+    docs_assets(session)  # the pages' tests build and open the docs site
     session.run("pytest", "-m", "full", *session.posargs)
 
 
@@ -53,6 +61,7 @@ def full(session: nox.Session) -> None:
 def docs(session: nox.Session) -> None:
     """Build the documentation site strictly: a broken link or missing page fails (build/docs)."""
     sync(session, "docs")
+    docs_assets(session)
     session.run("mkdocs", "build", "--strict", env={"NO_MKDOCS_2_WARNING": "1"})
 
 

@@ -5,6 +5,7 @@
 #   gitlab-ci-local       (npm, exact version) and rsync, which it needs
 #   prometheus, promtool  (Debian's prometheus; the generated monitoring tests, tests/test_monitoring_artifacts.py)
 #   podman with stand-in base images (../shared/tools/container-sandbox.sh) and a docker client
+#   chromium and a local font (Debian's), the headless browser tests/test_pages.py looks with
 # Every executable lands in /usr/local/bin. Idempotent: what is already there is kept.
 # Needs root, uv and python3.11 on PATH (.ci/run provides both).
 set -euo pipefail
@@ -22,6 +23,8 @@ command -v npm >/dev/null || apt_packages+=(nodejs npm)
 command -v docker >/dev/null || apt_packages+=(docker.io)
 # The server and promtool, for the generated project's monitoring/ tests.
 { command -v prometheus && command -v promtool; } >/dev/null || apt_packages+=(prometheus)
+# The browser the pages (docs site, /docs, evaluation report) are opened in, offline.
+command -v chromium >/dev/null || apt_packages+=(chromium fonts-dejavu-core)
 if [ ${#apt_packages[@]} -gt 0 ]; then
   log "apt-get install ${apt_packages[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -51,7 +54,7 @@ python_version=$(awk '/^python_version:/ {q=1} q && /default:/ {gsub(/[" ]/, "",
 log "podman sandbox: python $python_version, uv $uv_version"
 bash ../shared/tools/container-sandbox.sh --python "$python_version" --uv "$uv_version" >/dev/null
 
-for name in act actionlint check-jsonschema check-wheel-contents docker gitlab-ci-local \
+for name in act actionlint check-jsonschema check-wheel-contents chromium docker gitlab-ci-local \
   hadolint podman prometheus promtool twine validate-pyproject; do
   command -v "$name" >/dev/null || { log "$name is still missing"; exit 1; }
 done

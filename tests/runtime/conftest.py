@@ -4,12 +4,18 @@ and regression); one model per project is trained per session and reused read-on
 from __future__ import annotations
 
 import os
+import socket
+import threading
+import time
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
+from starlette.types import ASGIApp
 
 from data_product_runtime import Project
 from data_product_runtime.cli import common
@@ -20,6 +26,7 @@ from data_product_runtime.core.routing import RoutingConfig
 from data_product_runtime.io.local_registry import LocalModelRegistry
 from data_product_runtime.jobs.training import train
 from data_product_runtime.service.app import ServiceConfig, create_app
+from data_product_runtime.service.protocol import PROTOCOL
 from data_product_runtime.service.state import StateBuilder
 from data_product_runtime.settings import Settings
 from example_projects import ENV_PREFIX, PROJECTS
@@ -100,6 +107,33 @@ def serve(registry_dir: Path, routing: RoutingConfig | None = None, **config: An
         drift_window=200,
     )
     return TestClient(create_app(builder, ServiceConfig(**config)))
+
+
+@contextmanager
+def live_server(app: ASGIApp, **config: Any) -> Iterator[tuple[str, int]]:
+    """A real uvicorn server on the loopback with the service's protocol, as `serve` starts it."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings = uvicorn.Config(app, port=port, http=PROTOCOL, log_level="error", **config)
+    server = uvicorn.Server(settings)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.05)
+    try:
+        yield "127.0.0.1", port
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def live() -> Callable[..., AbstractContextManager[tuple[str, int]]]:
+    """`live_server` for test files (see `server`)."""
+    return live_server
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from data_product_runtime.core.model import Model
+from data_product_runtime.service.app import PAGE_POLICY
 
 
 def test_health_and_readiness(client: TestClient) -> None:
@@ -236,6 +237,8 @@ def test_the_api_pages_load_nothing_from_outside(client: TestClient, page: str) 
     """Air-gapped networks get working pages: every asset is served by the service itself."""
     html = client.get(page)
     assert html.status_code == 200
+    assert html.headers["content-security-policy"] == PAGE_POLICY
+    assert "content-security-policy" not in client.get("/openapi.json").headers
     assert not re.findall(r"(?:src|href)=[\"']?(?:https?:)?//", html.text), "an outside asset"
     assets = re.findall(r"""(?:src|href|url:)\s*=?\s*["'](/[^"']+)["']""", html.text)
     assert any(asset.endswith(".js") for asset in assets)

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import socket
-import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 from data_product_runtime.core.model import ModelMetadata
 from data_product_runtime.io.local_registry import LocalModelRegistry
 from data_product_runtime.service.app import ServiceConfig, create_app
-from data_product_runtime.service.protocol import HEADER_TIMEOUT_VARIABLE, PROTOCOL
+from data_product_runtime.service.protocol import HEADER_TIMEOUT_VARIABLE
 from data_product_runtime.service.state import StateBuilder
 
 TIMEOUT = 0.5  # seconds, for headers and for bodies
@@ -22,26 +21,17 @@ TIMEOUT = 0.5  # seconds, for headers and for bodies
 
 @pytest.fixture
 def address(
-    registry_dir: Path, trained: ModelMetadata, monkeypatch: pytest.MonkeyPatch
+    registry_dir: Path,
+    trained: ModelMetadata,
+    live: Callable[..., AbstractContextManager[tuple[str, int]]],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[tuple[str, int]]:
     """A real uvicorn server with the service's protocol, as `serve` starts it."""
     monkeypatch.setenv(HEADER_TIMEOUT_VARIABLE, str(TIMEOUT))
     builder = StateBuilder(LocalModelRegistry(registry_dir), None, None, trained.version, 200)
     app = create_app(builder, ServiceConfig(body_timeout_seconds=TIMEOUT))
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    config = uvicorn.Config(app, port=port, http=PROTOCOL, limit_concurrency=50, log_level="error")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    yield "127.0.0.1", port
-    server.should_exit = True
-    thread.join(timeout=30)
+    with live(app, limit_concurrency=50) as address:
+        yield address
 
 
 def _trickle(address: tuple[str, int], head: bytes, trickle: bytes) -> tuple[bytes, float]:

@@ -22,7 +22,8 @@ from fastapi import Depends, FastAPI, HTTPException, Response
 from fastapi.openapi.utils import get_openapi
 from fastapi_offline import FastAPIOffline
 from numpy.typing import NDArray
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from data_product_runtime.service.auth import admin_guard
 from data_product_runtime.service.limits import BodySizeLimitMiddleware
@@ -43,6 +44,13 @@ logger = structlog.get_logger(__name__)
 _ID_PREFIX = uuid4().hex[:12] + "-"
 _ID_COUNTER = itertools.count(1)
 _MAX_REQUEST_ID = 128  # as the OpenAPI schema says
+# The API pages may load from this service only: ReDoc's bundle shows its maker's logo from
+# cdn.redoc.ly, which air-gapped networks cannot reach and no page of the service should ask.
+API_PAGES = ("/docs", "/redoc")  # Swagger UI and ReDoc, with their assets from the service
+PAGE_POLICY = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+    "script-src 'self' 'unsafe-inline'; worker-src 'self' blob:"
+)
 
 
 class ServiceConfig:
@@ -101,6 +109,8 @@ def create_app(
             config.prediction_log.flush()
 
     app = FastAPIOffline(
+        docs_url=API_PAGES[0],
+        redoc_url=API_PAGES[1],
         title=title,
         description=description,
         version=version,
@@ -125,6 +135,7 @@ def create_app(
         FastPathMiddleware,
         handlers={"/predict": endpoints.predict, "/predict/batch": endpoints.predict_batch},
     )
+    app.add_middleware(PagePolicyMiddleware, paths=frozenset(API_PAGES))
     app.add_middleware(MetricsMiddleware, metrics=metrics, routes=app.routes)
     app.add_middleware(
         BodySizeLimitMiddleware,
@@ -154,6 +165,26 @@ class FastPathMiddleware:
             await _send_json(send, 405, {"detail": "Method Not Allowed"}, "", allow=b"POST")
             return
         await handler(scope, receive, send)
+
+
+class PagePolicyMiddleware:
+    """Gives the API pages their content security policy (PAGE_POLICY)."""
+
+    def __init__(self, app: ASGIApp, paths: frozenset[str]) -> None:
+        self.app = app
+        self.paths = paths
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] not in self.paths:
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_policy(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message).append("Content-Security-Policy", PAGE_POLICY)
+            await send(message)
+
+        await self.app(scope, receive, send_with_policy)
 
 
 class PredictionEndpoints:
