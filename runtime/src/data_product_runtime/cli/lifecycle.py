@@ -94,8 +94,7 @@ def evaluate(
     comparison = report.comparison
     columns = [*comparison.models, comparison.baseline]
     primary = comparison.problem.primary_metric
-    evaluated = columns[0].role
-    reference, _ = comparison.gain(primary)
+    evaluated, reference = columns[0].role, comparison.reference.role
     typer.echo(report.verdict.decision)
     typer.echo(report.verdict.detail)
     # Short headers, the versions listed below: the table fits 80 columns, ids stay whole.
@@ -110,7 +109,7 @@ def evaluate(
         caption_justify="left",
     )
     for name in comparison.evaluations[0].metrics:
-        _, gain = comparison.gain(name)
+        gain = comparison.gain(name)
         add_row(
             table,
             name + ("*" if name == primary else ""),

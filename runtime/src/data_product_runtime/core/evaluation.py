@@ -23,11 +23,18 @@ def split(
     return dataset.take(train_rows), dataset.take(test_rows)
 
 
-def score(pipeline: Any, problem: Problem, test: Dataset) -> dict[str, float]:
-    """Metrics of a fitted pipeline on held-out data, through its predictor (the path the
-    stored model takes everywhere else)."""
+def _outputs(
+    pipeline: Any, problem: Problem, test: Dataset
+) -> tuple[NDArray[np.float64], tuple[Label, ...] | None]:
+    """A fitted pipeline's outputs on the test rows, through its predictor (the path the
+    stored model takes everywhere else), and its classes."""
     predictor = build_predictor(pipeline, classifier=problem.name == "classification")
-    return problem.metrics(predictor.outputs(test.features), problem.classes(pipeline), test.target)
+    return predictor.outputs(test.features), problem.classes(pipeline)
+
+
+def score(pipeline: Any, problem: Problem, test: Dataset) -> dict[str, float]:
+    """Metrics of a fitted pipeline on held-out data."""
+    return problem.metrics(*_outputs(pipeline, problem, test), test.target)
 
 
 def model_score(model: Model, test: Dataset) -> dict[str, float]:
@@ -40,12 +47,9 @@ def baseline_outputs(
 ) -> tuple[NDArray[np.float64], tuple[Label, ...] | None]:
     """The naive baseline's outputs on the test rows and its classes: fitted on the training
     rows, it ignores the features."""
-    pipeline = problem.baseline().fit(train.features, train.target)
-    predictor = build_predictor(pipeline, classifier=problem.name == "classification")
-    return predictor.outputs(test.features), problem.classes(pipeline)
+    return _outputs(problem.baseline().fit(train.features, train.target), problem, test)
 
 
 def baseline_score(problem: Problem, train: Dataset, test: Dataset) -> dict[str, float]:
-    """Metrics of the naive baseline (``baseline_outputs``) on the test rows."""
-    outputs, classes = baseline_outputs(problem, train, test)
-    return problem.metrics(outputs, classes, test.target)
+    """Metrics of the naive baseline, fitted on the training rows, ignoring the features."""
+    return score(problem.baseline().fit(train.features, train.target), problem, test)

@@ -94,13 +94,16 @@ class Comparison:
     def baseline(self) -> ModelEvaluation:
         return next(e for e in self.evaluations if e.role == BASELINE)
 
-    def gain(self, metric: str) -> tuple[str, float]:
-        """The evaluated model against its reference (else the baseline) on ``metric``: the
-        reference's role and the gain (positive: the evaluated model is better)."""
-        evaluated, *others = self.models
-        reference = others[0] if others else self.baseline
-        gain = self.problem.gain(metric, evaluated.metrics[metric], reference.metrics[metric])
-        return reference.role, gain
+    @property
+    def reference(self) -> ModelEvaluation:
+        """What the evaluated model is measured against: its reference, else the baseline."""
+        others = self.models[1:]
+        return others[0] if others else self.baseline
+
+    def gain(self, metric: str) -> float:
+        """How much better the evaluated model is than the reference on ``metric``."""
+        evaluated = self.models[0].metrics[metric]
+        return self.problem.gain(metric, evaluated, self.reference.metrics[metric])
 
 
 def write_report(comparison: Comparison, verdict: Verdict, data_note: str, path: Path) -> Path:
@@ -131,14 +134,13 @@ def write_report(comparison: Comparison, verdict: Verdict, data_note: str, path:
 
 def _metric_table(comparison: Comparison) -> str:
     columns = [*comparison.models, comparison.baseline]
-    reference_role, _ = comparison.gain(comparison.problem.primary_metric)
     header = "".join(
         f"<th>{html.escape(e.role)}<br><small><code>{html.escape(e.version)}</code></small></th>"
         for e in columns
     )
     rows = []
     for metric in comparison.evaluations[0].metrics:
-        _, gain = comparison.gain(metric)
+        gain = comparison.gain(metric)
         # The best value of the row, marked (a gain over zero orders values by direction).
         best = max(
             range(len(columns)),
@@ -149,7 +151,7 @@ def _metric_table(comparison: Comparison) -> str:
             for i, e in enumerate(columns)
         )
         mark = "better" if gain > 0 else "worse" if gain < 0 else ""
-        word = {"better": " better", "worse": " worse", "": " equal"}[mark]
+        word = f" {mark or 'equal'}"
         primary = " <small>(primary)</small>" if metric == comparison.problem.primary_metric else ""
         rows.append(
             f"<tr><td>{html.escape(metric)}{primary}</td>"
@@ -159,7 +161,7 @@ def _metric_table(comparison: Comparison) -> str:
     return (
         f"<table><tr><th>metric</th><th>better when</th>{header}"
         f"<th>gain<br><small>{html.escape(comparison.models[0].role)} over "
-        f"{html.escape(reference_role)}</small></th></tr>{''.join(rows)}</table>"
+        f"{html.escape(comparison.reference.role)}</small></th></tr>{''.join(rows)}</table>"
     )
 
 

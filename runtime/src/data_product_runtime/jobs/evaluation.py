@@ -111,28 +111,24 @@ def data_settings(settings: Settings, metadata: ModelMetadata) -> Settings:
 def _gate(comparison: Comparison, against: str, tolerance: float) -> Verdict:
     problem: Problem = comparison.problem
     metric = problem.primary_metric
-    evaluated, *references = comparison.models
-    value = evaluated.metrics[metric]
+    evaluated, reference = comparison.models[0], comparison.reference
+    value, reference_value = evaluated.metrics[metric], reference.metrics[metric]
+    margin = comparison.gain(metric)
     name = f"{evaluated.role} {evaluated.version}"
-    if not references:
-        baseline = comparison.baseline.metrics[metric]
-        margin = problem.gain(metric, value, baseline)
+    if reference is comparison.baseline:
         promote = margin >= tolerance
         outcome = "Promote" if promote else "Do not promote"
         if margin <= 0:
-            relation = f"does not beat the naive baseline's {baseline:.4f} ({margin:+.4f})"
+            relation = f"does not beat the naive baseline's {reference_value:.4f} ({margin:+.4f})"
         else:
             by = "by" if promote else "by only"
-            relation = f"beats the naive baseline's {baseline:.4f} {by} {margin:.4f}"
+            relation = f"beats the naive baseline's {reference_value:.4f} {by} {margin:.4f}"
         return Verdict(
             promote,
             f"{outcome} {name}: its {metric} {value:.4f} {relation}.",
             f"There is no '{against}' model yet, so the quality gate compares with the naive "
             f"baseline: a model must beat it by at least {tolerance} on {metric}.",
         )
-    reference = references[0]
-    reference_value = reference.metrics[metric]
-    margin = problem.gain(metric, value, reference_value)
     promote = margin >= -tolerance
     if margin == 0:
         relation = "equals"
