@@ -24,7 +24,6 @@ import sys
 import time
 import urllib.error
 import urllib.request
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, cast
@@ -33,23 +32,20 @@ import pytest
 import yaml
 
 import shared_ci
-from answers import PROJECT_TEMPLATE, TEMPLATE_ROOT, defaults
+from answers import TEMPLATE_ROOT, defaults
 from conftest import commit_all, render, run
 from tools import (
     ContainerEngine,
-    container_engine,
     docker_api,
-    free_port,
     health_checks_scheduled,
+    project_container_engine,
+    running_image,
     tool,
 )
 
 pytestmark = pytest.mark.full
 
 STAND_INS = Path(__file__).resolve().parent / "stand-ins"
-DOCKERFILE_SOURCE = (
-    TEMPLATE_ROOT / PROJECT_TEMPLATE / "{% if cookiecutter.docker %}Dockerfile{% endif %}"
-)
 # The one container in CI jobs, named by the workflow and the pipeline.
 CI_CONTAINER = "service"
 
@@ -65,18 +61,9 @@ def _report_duration(
     print(f"\n[artifact proof] {request.node.name}: {elapsed:.1f} s")
 
 
-def _uv_version() -> str:
-    """The uv image the Dockerfile copies uv from, which the sandbox builds a stand-in of."""
-    match = re.search(
-        r"^ARG UV_IMAGE=ghcr\.io/astral-sh/uv:(\S+)$", DOCKERFILE_SOURCE.read_text(), re.M
-    )
-    assert match, "the Dockerfile must name its uv image in `ARG UV_IMAGE=...`"
-    return match.group(1)
-
-
 @pytest.fixture(scope="module")
 def engine() -> ContainerEngine:
-    return container_engine(defaults()["python_version"], _uv_version())
+    return project_container_engine()
 
 
 def _runner_env(env: dict[str, str], *prepend: Path) -> dict[str, str]:
@@ -129,34 +116,8 @@ def test_image_builds_runs_healthy_as_non_root_with_runtime_dependencies_only(
     tmp_path: Path, engine: ContainerEngine
 ) -> None:
     project = render(tmp_path / "project", tasks=True)
-    image = f"localhost/artifact-proof-{uuid.uuid4().hex[:12]}:test"
-    container = f"artifact-proof-{uuid.uuid4().hex[:12]}"
-    try:
-        start = time.monotonic()
-        engine.podman(
-            "build", "--pull=never", "--format=docker",  # docker format keeps HEALTHCHECK
-            f"--build-arg=PYTHON_IMAGE={engine.python_image}",
-            f"--build-arg=UV_IMAGE={engine.uv_image}",
-            f"--tag={image}", str(project),
-        )  # fmt: skip
-        build_seconds = time.monotonic() - start
-        size = int(engine.podman("image", "inspect", "--format={{.Size}}", image).stdout)
-        print(f"\n[artifact proof] image build {build_seconds:.1f} s, size {size / 1e6:.0f} MB")
-
-        port = free_port()
-        engine.podman("run", "--detach", f"--name={container}",
-                      f"--publish=127.0.0.1:{port}:8000", image)  # fmt: skip
-        start = time.monotonic()
-        while engine.podman("healthcheck", "run", container, check=False).returncode != 0:
-            if time.monotonic() - start > 90:
-                logs = engine.podman("logs", container, check=False)
-                pytest.fail(f"never healthy:\n{logs.stdout}\n{logs.stderr}")
-            time.sleep(1)
-        health = engine.podman("inspect", "--format={{.State.Health.Status}}", container)
-        assert health.stdout.strip() == "healthy"
-        print(f"[artifact proof] container healthy {time.monotonic() - start:.1f} s after start")
-
-        base = f"http://127.0.0.1:{port}"
+    with running_image(engine, project) as running:
+        image, container, base = running.image, running.container, running.url
         status, body = _http(f"{base}/health")
         assert status == 200, body
         version = json.loads(_http(f"{base}/models")[1])[0]["model_version"]
@@ -208,8 +169,6 @@ def test_image_builds_runs_healthy_as_non_root_with_runtime_dependencies_only(
         package = engine.podman("run", "--rm", "--entrypoint=sh", image, "-c",
                                 "ls /opt/venv/lib/python*/site-packages/data_product").stdout  # fmt: skip
         assert "tests" not in package.split()
-    finally:
-        engine.remove(containers=(container,), images=(image,))
 
 
 # --- GitHub Actions ----------------------------------------------------------------------

@@ -7,11 +7,13 @@ Every tool is installed by `.ci/install-tools.sh`; a missing one fails the test 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,11 +21,14 @@ from pathlib import Path
 
 import pytest
 
-from answers import TEMPLATE_ROOT
+from answers import PROJECT_TEMPLATE, TEMPLATE_ROOT, defaults
 
 INSTALL_HINT = "run .ci/install-tools.sh (as root) to install the full tier's tools"
 # CI lays a copy of shared/ beside the fresh clone, as on a developer's machine.
 SANDBOX_SCRIPT = TEMPLATE_ROOT.parent / "shared" / "tools" / "container-sandbox.sh"
+DOCKERFILE_SOURCE = (
+    TEMPLATE_ROOT / PROJECT_TEMPLATE / "{% if cookiecutter.docker %}Dockerfile{% endif %}"
+)
 
 
 def tool(name: str) -> str:
@@ -96,6 +101,62 @@ def container_engine(python_version: str, uv_version: str) -> ContainerEngine:
         python_image=f"docker.io/library/python:{python_version}-slim",
         uv_image=f"ghcr.io/astral-sh/uv:{uv_version}",
     )
+
+
+def dockerfile_uv_version() -> str:
+    """The uv image the Dockerfile copies uv from, which the sandbox builds a stand-in of."""
+    match = re.search(
+        r"^ARG UV_IMAGE=ghcr\.io/astral-sh/uv:(\S+)$", DOCKERFILE_SOURCE.read_text(), re.M
+    )
+    assert match, "the Dockerfile must name its uv image in `ARG UV_IMAGE=...`"
+    return match.group(1)
+
+
+def project_container_engine() -> ContainerEngine:
+    """The sandbox with the base images a default project's Dockerfile names."""
+    return container_engine(defaults()["python_version"], dockerfile_uv_version())
+
+
+@dataclass(frozen=True)
+class RunningImage:
+    image: str
+    container: str
+    url: str
+
+
+@contextmanager
+def running_image(
+    engine: ContainerEngine, project: Path, *build_args: str
+) -> Iterator[RunningImage]:
+    """The project's image, built from its Dockerfile, started and healthy; removed after."""
+    image = f"localhost/proof-{uuid.uuid4().hex[:12]}:test"
+    container = f"proof-{uuid.uuid4().hex[:12]}"
+    try:
+        start = time.monotonic()
+        engine.podman(
+            "build", "--pull=never", "--format=docker",  # docker format keeps HEALTHCHECK
+            f"--build-arg=PYTHON_IMAGE={engine.python_image}",
+            f"--build-arg=UV_IMAGE={engine.uv_image}",
+            *(f"--build-arg={argument}" for argument in build_args),
+            f"--tag={image}", str(project),
+        )  # fmt: skip
+        size = int(engine.podman("image", "inspect", "--format={{.Size}}", image).stdout)
+        print(f"\n[image] built in {time.monotonic() - start:.1f} s, size {size / 1e6:.0f} MB")
+        port = free_port()
+        engine.podman("run", "--detach", f"--name={container}",
+                      f"--publish=127.0.0.1:{port}:8000", image)  # fmt: skip
+        start = time.monotonic()
+        while engine.podman("healthcheck", "run", container, check=False).returncode != 0:
+            if time.monotonic() - start > 90:
+                logs = engine.podman("logs", container, check=False)
+                pytest.fail(f"never healthy:\n{logs.stdout}\n{logs.stderr}")
+            time.sleep(1)
+        health = engine.podman("inspect", "--format={{.State.Health.Status}}", container)
+        assert health.stdout.strip() == "healthy"
+        print(f"[image] container healthy {time.monotonic() - start:.1f} s after start")
+        yield RunningImage(image=image, container=container, url=f"http://127.0.0.1:{port}")
+    finally:
+        engine.remove(containers=(container,), images=(image,))
 
 
 @contextmanager
