@@ -4,6 +4,10 @@ own code, and says so."""
 
 from __future__ import annotations
 
+import io
+import json
+import pickle
+import zipfile
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -101,10 +105,7 @@ def test_tree_ensembles_predict_through_treelite_as_their_library_does(
 ) -> None:
     trees = _project(project, family)
     target = TARGETS[project.problem_type]
-    trusted = {
-        "lightgbm": ("collections.OrderedDict", "lightgbm.basic.Booster", f"lightgbm.sklearn.LGBM{_kind(project)}"),
-        "xgboost": ("xgboost.core.Booster", f"xgboost.sklearn.XGB{_kind(project)}"),
-    }.get(family, ())  # fmt: skip
+    trusted = _trusted(project, family)
     settings = trees.settings(model_dir=tmp_path, target_column=target, trusted_types=trusted)
     metadata = train(trees, settings)
     assert (metadata.prediction, metadata.compiled_trees) == ("compiled", True)
@@ -121,6 +122,78 @@ def test_tree_ensembles_predict_through_treelite_as_their_library_does(
         assert np.array_equal(fast.argmax(axis=1), library.argmax(axis=1))
     with TestClient(app_from_settings(trees, settings)) as client:
         assert client.get("/models").json()[0]["prediction"] == "compiled"
+
+
+def _trusted(project: Project, family: str) -> tuple[str, ...]:
+    return {
+        "lightgbm": ("collections.OrderedDict", "lightgbm.basic.Booster", f"lightgbm.sklearn.LGBM{_kind(project)}"),
+        "xgboost": ("xgboost.core.Booster", f"xgboost.sklearn.XGB{_kind(project)}"),
+    }.get(family, ())  # fmt: skip
+
+
+def _booster_fields(node: object) -> list[dict[str, Any]]:
+    """The state skops stored for each LightGBM or XGBoost booster in an archive's schema."""
+    if isinstance(node, list):
+        return [field for item in node for field in _booster_fields(item)]
+    if not isinstance(node, dict):
+        return []
+    if node.get("__class__") == "Booster":
+        state = node["content"]["content"]
+        return [state.get("_handle") or state["handle"]]
+    return [field for value in node.values() for field in _booster_fields(value)]
+
+
+@pytest.mark.parametrize("family", ["lightgbm", "xgboost"])
+def test_boosters_are_stored_in_their_own_format_and_load_without_pickle(
+    project: Project, family: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    boosted = _project(project, family)
+    trusted = _trusted(project, family)
+    settings = boosted.settings(
+        model_dir=tmp_path, target_column=TARGETS[project.problem_type], trusted_types=trusted
+    )
+    metadata = train(boosted, settings)
+    registry = LocalModelRegistry(tmp_path)
+    registry.project_trusted_types = trusted
+    archive = zipfile.ZipFile(io.BytesIO(registry.read_artifact(metadata.version)))
+    # skops's archive: a JSON schema, numpy arrays (readable without pickle) and raw bytes.
+    for name in archive.namelist():
+        assert name == "schema.json" or name.endswith((".npy", ".bin")), name
+        if name.endswith(".npy"):
+            np.load(io.BytesIO(archive.read(name)), allow_pickle=False)
+    (stored,) = _booster_fields(json.loads(archive.read("schema.json")))
+
+    def unpickling(*_: object, **__: object) -> None:
+        raise AssertionError("the model was unpickled")
+
+    for name in ("load", "loads", "Unpickler"):
+        monkeypatch.setattr(pickle, name, unpickling)
+    model = registry.load(metadata.version)
+    monkeypatch.undo()
+    estimator = model.pipeline.steps[-1][1]
+    estimator = getattr(estimator, "estimator_", estimator)  # EncodedLabels holds XGBoost's
+    rows = boosted.dataset(settings)[0].features
+    if family == "lightgbm":
+        import lightgbm  # noqa: PLC0415
+
+        # LightGBM's own text model: what its Booster reads, giving the same raw scores.
+        model_text = json.loads(stored["content"])  # skops keeps strings JSON-encoded
+        assert model_text == estimator.booster_.model_to_string()
+        text = lightgbm.Booster(model_str=model_text)
+        encoded = model.pipeline[:-1].transform(rows)
+        assert np.array_equal(text.predict(encoded, raw_score=True),
+                              estimator.booster_.predict(encoded, raw_score=True))  # fmt: skip
+        assert metadata.library_versions["lightgbm"] == lightgbm.__version__
+    else:
+        import xgboost  # noqa: PLC0415
+
+        # XGBoost's own serialisation (UBJSON of its configuration and model), bytes as saved.
+        raw = archive.read(stored["file"])
+        assert raw.startswith(b"{")
+        assert b"Config" in raw
+        assert b"Model" in raw
+        assert raw == bytes(estimator.get_booster().__getstate__()["handle"])
+        assert xgboost.__version__ in metadata.library_versions.values()
 
 
 def test_an_estimator_without_a_fast_path_is_trusted_by_the_line_training_gives(

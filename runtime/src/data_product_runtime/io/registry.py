@@ -16,7 +16,7 @@ import subprocess
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from importlib.metadata import PackageNotFoundError, version
+from importlib.metadata import PackageNotFoundError, packages_distributions, version
 from typing import Any
 
 from data_product_runtime.core.aliases import (
@@ -187,7 +187,9 @@ class ModelRegistry(ABC):
         import skops.io as sio  # noqa: PLC0415  (imports scikit-learn: only when needed)
 
         artifact = sio.dumps(pipeline)
-        untrusted = sorted(set(sio.get_untrusted_types(data=artifact)) - set(self.trusted_types))
+        # Types beyond skops's own list: the project's libraries (LightGBM, XGBoost, ...).
+        beyond_skops = set(sio.get_untrusted_types(data=artifact))
+        untrusted = sorted(beyond_skops - set(self.trusted_types))
         if untrusted:  # refused now, not when serving finds it out
             listed = ", ".join(f'"{name}"' for name in [*self.project_trusted_types, *untrusted])
             msg = (
@@ -207,6 +209,7 @@ class ModelRegistry(ABC):
             library_versions={
                 "python": platform.python_version(),
                 **{name: _installed_version(name) for name in _RECORDED_LIBRARIES},
+                **_distributions_of(beyond_skops),
             },
             artifact_sha256=hashlib.sha256(artifact).hexdigest(),
             sha256=_UNSEALED,
@@ -264,6 +267,14 @@ def _installed_version(distribution: str) -> str:
         return version(distribution)
     except PackageNotFoundError:
         return "unknown"
+
+
+def _distributions_of(types: set[str]) -> dict[str, str]:
+    """Installed distribution -> version for the modules these types come from (the standard
+    library has none): an XGBoost booster, say, must load with the XGBoost it was saved by."""
+    providers = packages_distributions()
+    names = {name for type_ in types for name in providers.get(type_.split(".")[0], ())}
+    return {name: _installed_version(name) for name in sorted(names)}
 
 
 def _current_user() -> str:
