@@ -3,6 +3,11 @@ project declares itself: bundled scikit-learn data and a linear pipeline."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -127,3 +132,31 @@ REGRESSION = Project(
     reference="example_projects:REGRESSION",
 )
 PROJECTS = {"classification": CLASSIFICATION, "regression": REGRESSION}
+
+
+LEAN_SCORING = """
+import json, sys
+from typer.testing import CliRunner
+from data_product_runtime.cli import build_cli
+from example_projects import PROJECTS
+app = build_cli(PROJECTS[sys.argv[3]])
+result = CliRunner().invoke(app, ["score", sys.argv[1], sys.argv[2]])
+heavy = sorted(name for name in ("sklearn", "skops", "pandas", "scipy.stats") if name in sys.modules)
+print(json.dumps({"exit": result.exit_code, "output": result.output, "imported": heavy}))
+"""
+
+
+def score_in_a_fresh_process(
+    registry_dir: Path, source: Path, output: Path, problem_type: str
+) -> dict[str, Any]:
+    """`score` in a new Python (this one has imported everything): its exit code, its output
+    and which of scikit-learn, skops, pandas and scipy.stats it imported."""
+    # The example projects are importable from this folder, as a project is from its package.
+    path = os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")])
+    environment = {**os.environ, f"{ENV_PREFIX}MODEL_DIR": str(registry_dir), "PYTHONPATH": path}
+    result = subprocess.run(
+        [sys.executable, "-c", LEAN_SCORING, str(source), str(output), problem_type],
+        capture_output=True, text=True, check=True, env=environment,
+    )  # fmt: skip
+    report: dict[str, Any] = json.loads(result.stdout.splitlines()[-1])
+    return report

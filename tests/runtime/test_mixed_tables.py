@@ -20,6 +20,7 @@ from fastapi.testclient import TestClient
 from data_product_runtime import Project
 from data_product_runtime.core.dataset import UNSEEN, Dataset, FeatureKind
 from data_product_runtime.core.model import ModelMetadata
+from data_product_runtime.core.portable import PortablePipeline
 from data_product_runtime.core.scoring import check_batch
 from data_product_runtime.examples import TARGETS, churn_table
 from data_product_runtime.io.datasets import DataError, dataset_from_table
@@ -29,7 +30,7 @@ from data_product_runtime.jobs.scoring import score
 from data_product_runtime.jobs.training import train
 from data_product_runtime.service.validation import RequestError, RequestParser
 from data_product_runtime.settings import Settings
-from example_projects import churn_loader
+from example_projects import churn_loader, score_in_a_fresh_process
 
 RECORD = {
     "customer_id": "C99999",
@@ -171,6 +172,33 @@ def test_the_mixed_pipeline_predicts_exactly_as_numpy_arithmetic(
     np.testing.assert_array_equal(
         model.outputs(churn.features), model.problem.outputs(model.pipeline, churn.features)
     )
+
+
+def test_the_mixed_pipeline_has_a_portable_form_exact_on_gaps_and_unseen_categories(
+    churn_model: ModelMetadata, churn_registry: Path, churn: Dataset
+) -> None:
+    assert churn_model.portable is not None
+    registry = LocalModelRegistry(churn_registry)
+    portable = registry.load(churn_model.version, portable=True)
+    assert isinstance(portable.pipeline, PortablePipeline)
+    full = registry.load(churn_model.version)
+    rows = churn.features.copy()
+    categorical = [i for i, f in enumerate(churn.schema) if f.kind == FeatureKind.CATEGORICAL]
+    rows[::3, categorical] = UNSEEN  # as the service and batch scoring encode a new category
+    assert np.isnan(rows).any()  # and the table's own gaps
+    np.testing.assert_array_equal(portable.outputs(rows), full.problem.outputs(full.pipeline, rows))
+
+
+def test_batch_scoring_of_a_mixed_table_imports_neither_scikit_learn_nor_pandas(
+    churn_model: ModelMetadata, churn_registry: Path, tmp_path: Path, problem_type: str
+) -> None:
+    table = churn_table(problem_type, rows=200, seed=3).drop_columns([TARGETS[problem_type]])  # type: ignore[arg-type,index]
+    source = tmp_path / "customers.csv"
+    pa_csv.write_csv(table, source)
+    report = score_in_a_fresh_process(churn_registry, source, tmp_path / "scores.csv", problem_type)
+    assert report["exit"] == 0, report["output"]
+    assert "scored 200 of 200 rows" in report["output"], report["output"]
+    assert report["imported"] == []
 
 
 def test_the_service_answers_unseen_categories_and_gaps_and_names_wrong_fields(

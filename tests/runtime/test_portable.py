@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +18,7 @@ from data_product_runtime.core.model import Model, ModelMetadata
 from data_product_runtime.core.portable import PortableForm, PortablePipeline
 from data_product_runtime.core.scoring import _as_floats, from_numpy, from_texts
 from data_product_runtime.io.local_registry import LocalModelRegistry
+from example_projects import score_in_a_fresh_process
 
 
 def test_training_stores_the_portable_form(trained: ModelMetadata, model: Model) -> None:
@@ -80,18 +77,6 @@ def test_the_registry_builds_the_portable_model_without_the_artifact(
     )
 
 
-LEAN_SCORING = """
-import json, sys
-from typer.testing import CliRunner
-from data_product_runtime.cli import build_cli
-from example_projects import PROJECTS
-app = build_cli(PROJECTS[sys.argv[3]])
-result = CliRunner().invoke(app, ["score", sys.argv[1], sys.argv[2]])
-heavy = sorted(name for name in ("sklearn", "skops", "pandas", "scipy.stats") if name in sys.modules)
-print(json.dumps({"exit": result.exit_code, "output": result.output, "imported": heavy}))
-"""
-
-
 @pytest.mark.usefixtures("trained")
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])
 def test_batch_scoring_imports_neither_scikit_learn_nor_pandas(
@@ -112,16 +97,9 @@ def test_batch_scoring_imports_neither_scikit_learn_nor_pandas(
         import pyarrow.parquet as pq  # noqa: PLC0415
 
         pq.write_table(table, source)
-    # A fresh process: this one has imported everything already.
-    # The example projects are importable from this folder, as a project is from its package.
-    path = os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")])
-    environment = {**os.environ, "EXAMPLE_MODEL_DIR": str(registry_dir), "PYTHONPATH": path}
-    arguments = [str(source), str(tmp_path / f"scores{suffix}"), problem_type]
-    result = subprocess.run(
-        [sys.executable, "-c", LEAN_SCORING, *arguments],
-        capture_output=True, text=True, check=True, env=environment,
-    )  # fmt: skip
-    report = json.loads(result.stdout.splitlines()[-1])
+    report = score_in_a_fresh_process(
+        registry_dir, source, tmp_path / f"scores{suffix}", problem_type
+    )
     assert report["exit"] == 0, report["output"]
     assert report["imported"] == []
 

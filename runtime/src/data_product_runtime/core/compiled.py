@@ -33,13 +33,18 @@ from sklearn.preprocessing import (
 )
 
 from data_product_runtime.core.portable import (
+    ColumnPart,
+    Columns,
+    DatePartsStep,
     LinearOutput,
+    OneHot,
     Operation,
     PortableForm,
+    Step,
     output_functions,
     transform_function,
 )
-from data_product_runtime.core.transformers import DateParts, date_parts
+from data_product_runtime.core.transformers import DateParts
 from data_product_runtime.core.trees import tree_outputs
 
 Matrix = NDArray[np.float64]
@@ -117,7 +122,7 @@ def compile_pipeline(model: Any, *, trees: bool = False) -> CompiledPredictor:
 def portable_form(model: Any) -> PortableForm | None:
     """The model as data, when every step has a portable form (else None)."""
     *inner, (_, estimator) = _steps(model)
-    operations: list[Operation] = []
+    operations: list[Step] = []
     for _, step in inner:
         step_operations = _operations(step)
         if step_operations is None:
@@ -150,101 +155,66 @@ def _values(array: Any) -> tuple[float, ...]:
 
 def _transform(step: Any) -> Transform | None:
     """The step as numpy code, or None when the runtime does not know it."""
-    if (operations := _operations(step)) is not None:
-        return transform_function(operations)
-    compile_step = _COMPOSITES.get(type(step))
-    return compile_step(step) if compile_step is not None else None
+    operations = _operations(step)
+    return transform_function(operations) if operations is not None else None
 
 
-def _chain(pipeline: Pipeline) -> Transform | None:
-    inner = [_transform(step) for _, step in _steps(pipeline)]
-    if any(transform is None for transform in inner):
-        return None
-    transforms = [transform for transform in inner if transform is not None]
+def _operations(step: Any) -> tuple[Step, ...] | None:
+    """The step's arithmetic, in scikit-learn's order of operations; None when unknown."""
+    if type(step) is Pipeline:
+        return _pipeline_operations(step)
+    if type(step) is ColumnTransformer:
+        return _all_columns_operations(step) or _column_parts(step)
+    if type(step) is OneHotEncoder:
+        return _one_hot(step)
+    if type(step) is DateParts:
+        return (DatePartsStep(kind="date_parts"),)
+    # What ColumnTransformer turns remainder="passthrough" into: the identity when func is None.
+    if type(step) is FunctionTransformer and step.func is None and step.inverse_func is None:
+        return ()
+    return _step_operations(step)
 
-    def transform(rows: Matrix) -> Matrix:
-        for step in transforms:
-            rows = step(rows)
-        return rows
 
-    return transform
-
-
-def _one_hot(encoder: OneHotEncoder) -> Transform | None:
+def _one_hot(encoder: OneHotEncoder) -> tuple[Step, ...] | None:
     """One 0/1 column per fitted category; an unknown value gives zeros, as "ignore" does."""
     if (
         encoder.drop_idx_ is not None
         or encoder.sparse_output
         or encoder.handle_unknown == "error"
         or getattr(encoder, "_infrequent_enabled", False)
+        or encoder.dtype not in {float, np.float64}
     ):
         return None
     categories = [np.asarray(values, dtype=np.float64) for values in encoder.categories_]
-    known = [values[~np.isnan(values)][None, :] for values in categories]
-    nan_category = [bool(np.isnan(values).any()) for values in categories]
-    dtype = encoder.dtype
-
-    def transform(rows: Matrix) -> Matrix:
-        parts: list[NDArray[Any]] = []
-        for index, (values, has_nan) in enumerate(zip(known, nan_category, strict=True)):
-            column = rows[:, index : index + 1]
-            parts.append(column == values)
-            if has_nan:
-                parts.append(np.isnan(column))
-        return np.concatenate(parts, axis=1).astype(dtype)
-
-    return transform
+    return (
+        OneHot(
+            kind="one_hot",
+            categories=tuple(_values(values[~np.isnan(values)]) for values in categories),
+            missing_category=tuple(bool(np.isnan(values).any()) for values in categories),
+        ),
+    )
 
 
-def _columns(transformer: ColumnTransformer) -> Transform | None:
+def _column_parts(transformer: ColumnTransformer) -> tuple[Step, ...] | None:
     """Each part on its own columns, side by side, as ``ColumnTransformer`` stacks them."""
     if transformer.sparse_output_:
         return None
     positions = np.arange(transformer.n_features_in_)
-    parts: list[tuple[NDArray[np.intp], Transform | None]] = []
+    parts: list[ColumnPart] = []
     for _, part, selection in transformer.transformers_:
-        chosen = positions[selection] if not isinstance(selection, str) else None
-        if chosen is None:  # columns chosen by name: only for DataFrame inputs
+        if isinstance(selection, str):  # columns chosen by name: only for DataFrame inputs
             return None
-        if part == "drop" or len(chosen) == 0:
+        chosen = tuple(int(position) for position in positions[selection])
+        if part == "drop" or not chosen:
             continue
-        if part == "passthrough":
-            parts.append((chosen, None))
-            continue
-        compiled = _transform(part)
-        if compiled is None:
+        steps = () if part == "passthrough" else _operations(part)
+        if steps is None:
             return None
-        parts.append((chosen, compiled))
-
-    def transform(rows: Matrix) -> Matrix:
-        return np.concatenate(
-            [rows[:, chosen] if part is None else part(rows[:, chosen]) for chosen, part in parts],
-            axis=1,
-        )
-
-    return transform
+        parts.append(ColumnPart(columns=chosen, steps=steps))
+    return (Columns(kind="columns", parts=tuple(parts)),)
 
 
-_COMPOSITES: dict[type, Callable[[Any], Transform | None]] = {
-    DateParts: lambda _: date_parts,
-    # What ColumnTransformer turns remainder="passthrough" into: the identity when func is None.
-    FunctionTransformer: lambda step: (lambda rows: rows) if step.func is None else None,
-    OneHotEncoder: _one_hot,
-    Pipeline: _chain,
-    ColumnTransformer: _columns,
-}
-
-
-def _operations(step: Any) -> tuple[Operation, ...] | None:
-    """The step's arithmetic, in scikit-learn's order of operations; None when unknown."""
-    if type(step) is Pipeline:
-        return _pipeline_operations(step)
-    if type(step) is ColumnTransformer:
-        return _all_columns_operations(step)
-    return _step_operations(step)
-
-
-def _pipeline_operations(pipeline: Pipeline) -> tuple[Operation, ...] | None:
+def _pipeline_operations(pipeline: Pipeline) -> tuple[Step, ...] | None:
     chained = [_operations(inner) for _, inner in _steps(pipeline)]
     if any(operations is None for operations in chained):
         return None
@@ -275,7 +245,7 @@ def _step_operations(step: Any) -> tuple[Operation, ...] | None:
     return None
 
 
-def _all_columns_operations(transformer: ColumnTransformer) -> tuple[Operation, ...] | None:
+def _all_columns_operations(transformer: ColumnTransformer) -> tuple[Step, ...] | None:
     """A column transformer of a numbers-only table (one part on every column, in order) is
     that part's arithmetic: the default pipeline keeps its portable form on such tables."""
     positions = np.arange(transformer.n_features_in_)

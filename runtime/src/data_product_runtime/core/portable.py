@@ -1,4 +1,5 @@
-"""A model's arithmetic as data: scaling, imputation and a linear model, scored with numpy.
+"""A model's arithmetic as data: imputation, scaling, one-hot categories, date parts and
+columns chosen per part, then a linear model, scored with numpy.
 
 Training stores this form in the model's metadata when every step of the pipeline has one
 (``core.compiled.portable_form``), after checking that it gives exactly the pipeline's outputs
@@ -8,11 +9,11 @@ compiled predictor runs the same functions, so the arithmetic is written once.
 """
 
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from scipy.special import expit, softmax
 
 Matrix = NDArray[np.float64]
@@ -32,6 +33,48 @@ class Operation(BaseModel):
     values: tuple[float, ...] = ()
 
 
+class OneHot(BaseModel):
+    """One 0/1 column per known category of each column (categories are the dataset's codes),
+    then one for a missing value where the encoder learned it; an unseen code gives zeros, as
+    ``handle_unknown="ignore"`` does."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["one_hot"]
+    categories: tuple[tuple[float, ...], ...]
+    missing_category: tuple[bool, ...]
+
+
+class DatePartsStep(BaseModel):
+    """Each column of seconds since 1970 as year, month, day, weekday and hour (``date_parts``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["date_parts"]
+
+
+class ColumnPart(BaseModel):
+    """Steps applied to some input columns (none: the columns pass through)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    columns: tuple[int, ...]
+    steps: tuple["Step", ...]
+
+
+class Columns(BaseModel):
+    """Parts side by side, in order, as ``ColumnTransformer`` stacks them."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["columns"]
+    parts: tuple[ColumnPart, ...]
+
+
+Step = Annotated[Operation | OneHot | DatePartsStep | Columns, Field(discriminator="kind")]
+ColumnPart.model_rebuild()
+
+
 class LinearOutput(BaseModel):
     """``rows @ coefficients + intercept``, then the link: identity, logistic or softmax."""
 
@@ -45,7 +88,7 @@ class LinearOutput(BaseModel):
 class PortableForm(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    transforms: tuple[Operation, ...]
+    transforms: tuple[Step, ...]
     output: LinearOutput
     classes: tuple[Label, ...] | None = None
 
@@ -58,8 +101,78 @@ _ARITHMETIC = {
 }
 
 
-def _step(operation: Operation) -> Callable[[Matrix, Matrix | None], Matrix]:
-    """The operation as a function of the rows, writing into ``out`` when it is given."""
+PARTS = ("year", "month", "day", "weekday", "hour")
+
+
+def date_parts(seconds: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Each column of seconds since 1970 (UTC) as year, month, day, weekday (Monday 0) and
+    hour, side by side; NaN stays NaN."""
+    seconds = np.asarray(seconds, dtype=np.float64)
+    missing = np.isnan(seconds)
+    moments = np.floor(np.where(missing, 0.0, seconds)).astype(np.int64).astype("datetime64[s]")
+    days = moments.astype("datetime64[D]")
+    months = moments.astype("datetime64[M]")
+    years = moments.astype("datetime64[Y]")
+    parts = np.stack(
+        [
+            years.astype(np.int64) + 1970,
+            (months - years.astype("datetime64[M]")).astype(np.int64) + 1,
+            (days - months.astype("datetime64[D]")).astype(np.int64) + 1,
+            (days.astype(np.int64) + 3) % 7,  # 1970-01-01 was a Thursday
+            (moments - days.astype("datetime64[s]")).astype(np.int64) // 3600,
+        ],
+        axis=-1,
+    ).astype(np.float64)
+    parts[np.broadcast_to(missing[..., None], parts.shape)] = np.nan
+    return parts.reshape(len(seconds), -1)
+
+
+def _one_hot(step: OneHot) -> Transform:
+    known = [np.asarray(values, dtype=np.float64)[None, :] for values in step.categories]
+
+    def encode(rows: Matrix) -> Matrix:
+        parts: list[NDArray[Any]] = []
+        for index, (values, has_missing) in enumerate(
+            zip(known, step.missing_category, strict=True)
+        ):
+            column = rows[:, index : index + 1]
+            parts.append(column == values)
+            if has_missing:
+                parts.append(np.isnan(column))
+        return np.concatenate(parts, axis=1).astype(np.float64)
+
+    return encode
+
+
+def _columns(step: Columns) -> Transform:
+    parts = [
+        (
+            np.asarray(part.columns, dtype=np.intp),
+            transform_function(part.steps) if part.steps else None,
+        )
+        for part in step.parts
+    ]
+
+    def stack(rows: Matrix) -> Matrix:
+        return np.concatenate(
+            [rows[:, chosen] if part is None else part(rows[:, chosen]) for chosen, part in parts],
+            axis=1,
+        )
+
+    return stack
+
+
+def _step(operation: "Step") -> Callable[[Matrix, Matrix | None], Matrix]:
+    """The step as a function of the rows, writing into ``out`` when it is given (steps that
+    change the number of columns always make a new matrix)."""
+    if operation.kind == "one_hot":
+        encode = _one_hot(operation)
+        return lambda rows, _: encode(rows)
+    if operation.kind == "date_parts":
+        return lambda rows, _: date_parts(rows)
+    if operation.kind == "columns":
+        stack = _columns(operation)
+        return lambda rows, _: stack(rows)
     values = np.asarray(operation.values, dtype=np.float64)
     if operation.kind == "column_major":
         return lambda rows, _: np.asfortranarray(rows)
@@ -83,8 +196,8 @@ def _step(operation: Operation) -> Callable[[Matrix, Matrix | None], Matrix]:
     return apply
 
 
-def transform_function(operations: tuple[Operation, ...]) -> Transform:
-    """The operations applied in order; the exact arithmetic of the scikit-learn steps.
+def transform_function(operations: tuple[Step, ...]) -> Transform:
+    """The steps applied in order; the exact arithmetic of the scikit-learn steps.
 
     The first operation that computes makes a new matrix; the next ones work in it, never in
     the caller's rows.

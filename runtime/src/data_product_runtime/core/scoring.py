@@ -181,7 +181,7 @@ def _categories(column: pa.Array, feature: Feature) -> tuple[NDArray[np.float64]
             return _refused(column, f"not a category (column type {column.type})")
     codes = pc.index_in(column, value_set=from_texts(list(feature.categories or ())))
     values = _as_floats(pc.cast(codes, pa.float64()))
-    present = np.asarray(column.is_valid().to_numpy(zero_copy_only=False))
+    present = _as_floats(pc.cast(column.is_valid(), pa.float64())) == 1.0  # no pandas import
     values[present & np.isnan(values)] = UNSEEN
     return values, {}
 

@@ -6,30 +6,7 @@ import numpy as np
 from numpy.typing import NDArray
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, clone
 
-PARTS = ("year", "month", "day", "weekday", "hour")
-
-
-def date_parts(seconds: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Each column of seconds since 1970 (UTC) as year, month, day, weekday (Monday 0) and
-    hour, side by side; NaN stays NaN."""
-    seconds = np.asarray(seconds, dtype=np.float64)
-    missing = np.isnan(seconds)
-    moments = np.floor(np.where(missing, 0.0, seconds)).astype(np.int64).astype("datetime64[s]")
-    days = moments.astype("datetime64[D]")
-    months = moments.astype("datetime64[M]")
-    years = moments.astype("datetime64[Y]")
-    parts = np.stack(
-        [
-            years.astype(np.int64) + 1970,
-            (months - years.astype("datetime64[M]")).astype(np.int64) + 1,
-            (days - months.astype("datetime64[D]")).astype(np.int64) + 1,
-            (days.astype(np.int64) + 3) % 7,  # 1970-01-01 was a Thursday
-            (moments - days.astype("datetime64[s]")).astype(np.int64) // 3600,
-        ],
-        axis=-1,
-    ).astype(np.float64)
-    parts[np.broadcast_to(missing[..., None], parts.shape)] = np.nan
-    return parts.reshape(len(seconds), -1)
+from data_product_runtime.core.portable import PARTS, date_parts
 
 
 class DateParts(TransformerMixin, BaseEstimator):  # type: ignore[misc]
