@@ -49,6 +49,9 @@ from data_product_runtime.core.trees import tree_outputs
 
 Matrix = NDArray[np.float64]
 Transform = Callable[[Matrix], Matrix]
+# From about this many rows the tree libraries' own predict is faster than GTIL (measured on
+# HGB and LightGBM: GTIL about 7.5 us a row, the libraries about 4 us after 0.3-1 ms a call).
+TREE_LIBRARY_ROWS = 1000
 
 
 @dataclass(frozen=True)
@@ -98,11 +101,18 @@ def compile_pipeline(model: Any, *, trees: bool = False) -> CompiledPredictor:
         compiled.append(name)
     elif forest is not None:
         compiled.append(name)
+        library = _checked_off(estimator.predict if classes is None else estimator.predict_proba)
+
+        def trees_outputs(rows: Matrix) -> Matrix:
+            # GTIL has no per-call cost but walks each row slower than the library's own
+            # compiled code: large batches (batch scoring) go to the library.
+            return forest(rows) if len(rows) < TREE_LIBRARY_ROWS else np.asarray(library(rows))
+
         if classes is None:
-            predict = forest
+            predict = trees_outputs
         else:
-            predict_proba, labels = forest, np.asarray(classes)
-            predict = lambda rows: labels[np.argmax(forest(rows), axis=1)]  # noqa: E731
+            predict_proba, labels = trees_outputs, np.asarray(classes)
+            predict = lambda rows: labels[np.argmax(trees_outputs(rows), axis=1)]  # noqa: E731
     else:
         fallback.append(name)
         predict = _checked_off(estimator.predict)
