@@ -180,7 +180,7 @@ def _operations(step: Any) -> tuple[Step, ...] | None:
     if type(step) is DateParts:
         return (DatePartsStep(kind="date_parts"),)
     # What ColumnTransformer turns remainder="passthrough" into: the identity when func is None.
-    if type(step) is FunctionTransformer and step.func is None and step.inverse_func is None:
+    if type(step) is FunctionTransformer and step.func is None:
         return ()
     return _step_operations(step)
 
