@@ -42,17 +42,23 @@ def _trickle(address: tuple[str, int], head: bytes, trickle: bytes) -> tuple[byt
         connection.setblocking(False)
         answer = b""
         for byte in trickle:
-            try:
-                connection.send(bytes([byte]))
-            except OSError:  # closed by the server
-                break
             time.sleep(0.1)
+            # Read before sending: an answer already sent is kept even if the server has
+            # closed, when a byte sent after the close would reset the connection.
             try:
                 chunk = connection.recv(65536)
             except BlockingIOError:
+                chunk = None
+            except OSError:  # reset by the server
+                break
+            if chunk is not None:
+                answer += chunk
+                if not chunk:
+                    break
                 continue
-            answer += chunk
-            if not chunk:
+            try:
+                connection.send(bytes([byte]))
+            except OSError:  # closed by the server
                 break
         return answer, time.monotonic() - started
 
