@@ -15,7 +15,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-import structlog
 from fastapi.testclient import TestClient
 
 from data_product_runtime import Project
@@ -26,9 +25,7 @@ from data_product_runtime.examples import TARGETS
 from data_product_runtime.io.local_registry import LocalModelRegistry
 from data_product_runtime.io.registry import ArtifactRefusedError
 from data_product_runtime.jobs.training import TREE_TOLERANCE, train
-from data_product_runtime.service import state
 from data_product_runtime.service.asgi import app_from_settings
-from data_product_runtime.service.state import StateBuilder, StateHolder
 from example_projects import churn_loader
 
 
@@ -205,7 +202,7 @@ def test_boosters_are_stored_in_their_own_format_and_load_without_pickle(
 
 
 def test_an_estimator_without_a_fast_path_is_trusted_by_the_line_training_gives(
-    project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    project: Project, tmp_path: Path
 ) -> None:
     knn = _project(project, "nearest_neighbours")
     settings = knn.settings(model_dir=tmp_path, target_column=TARGETS[project.problem_type])
@@ -220,14 +217,6 @@ def test_an_estimator_without_a_fast_path_is_trusted_by_the_line_training_gives(
     assert metadata.prediction_difference == 0.0
     with TestClient(app_from_settings(knn, settings)) as client:
         assert client.get("/models").json()[0]["prediction"] == "partly compiled"
-    registry = LocalModelRegistry(tmp_path)
-    registry.project_trusted_types = (DISTANCE,)
-    with structlog.testing.capture_logs() as logs:  # the service's log says it too
-        # A logger of its own: the module's may be bound already to the service's output.
-        monkeypatch.setattr(state, "logger", structlog.get_logger())
-        StateHolder(StateBuilder(registry, None, None, metadata.version, 200)())
-    (served,) = [entry for entry in logs if entry["event"] == "served models"]
-    assert served["prediction"] == {metadata.version: "partly compiled"}
 
 
 def _kind(project: Project) -> str:

@@ -107,27 +107,14 @@ class StateHolder:
     def __init__(self, state: ServingState) -> None:
         self.current = state
         self._lock = asyncio.Lock()
-        _log_served(state)
 
     async def reload(self, build: "StateBuilder") -> ServingState:
         async with self._lock:
             # Loading verifies hashes and compiles pipelines: keep it off the event loop.
             state = await asyncio.to_thread(build, self.current)
             self.current = state
-            _log_served(state)
+            logger.info("served models", variants={n: m.version for n, m in state.variants.items()})
             return state
-
-
-def _log_served(state: ServingState) -> None:
-    """Which versions serve, and how each computes ("pipeline": no fast path applies)."""
-    logger.info(
-        "served models",
-        variants={name: served.version for name, served in state.variants.items()},
-        prediction={
-            served.version: served.model.predictor.implementation
-            for served in state.models.values()
-        },
-    )
 
 
 class StateBuilder:
