@@ -6,7 +6,6 @@ Whether its outputs equal the estimator's is measured on held-out rows at traini
 (``jobs.training``), and the model uses this path only when they do.
 """
 
-import os
 from collections.abc import Callable
 from typing import Any
 
@@ -61,15 +60,12 @@ def tree_outputs(estimator: Any, *, classifier: bool) -> Callable[[Matrix], Matr
     import treelite.gtil  # noqa: PLC0415
 
     float32 = type(getattr(estimator, "estimator_", estimator)).__name__ in _FLOAT32_INPUTS
-    # As many threads as OpenMP may use: one in a service worker (service.asgi sets it),
-    # every core (0) in batch scoring and evaluation, which run alone.
-    threads = int(os.environ.get("OMP_NUM_THREADS") or 0)
 
     def outputs(rows: Matrix) -> Matrix:
         if float32:
             rows = rows.astype(np.float32).astype(np.float64)
         values = np.asarray(
-            treelite.gtil.predict(model, np.ascontiguousarray(rows), nthread=threads),
+            treelite.gtil.predict(model, np.ascontiguousarray(rows), nthread=1),
             dtype=np.float64,
         ).reshape(len(rows), -1)
         if not classifier:
